@@ -1,0 +1,1 @@
+"""estime: temporal analysis of event-sourced logs."""
