@@ -1,1 +1,30 @@
-"""estime: temporal analysis of event-sourced logs."""
+"""estime: temporal analysis of event-sourced logs.
+
+Load an event log into a polars frame, replay projections to any point, diff checkpoints,
+fork what-if branches and find the events behind an outcome.
+"""
+
+from estime import errors
+from estime.errors import (
+    BranchError,
+    ConcurrencyError,
+    EstimeError,
+    ImmutableLogError,
+    LogFormatError,
+    NondeterminismError,
+)
+from estime.log import Event, EventLog
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BranchError",
+    "ConcurrencyError",
+    "EstimeError",
+    "Event",
+    "EventLog",
+    "ImmutableLogError",
+    "LogFormatError",
+    "NondeterminismError",
+    "errors",
+]
