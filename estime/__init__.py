@@ -14,6 +14,8 @@ from estime.errors import (
     NondeterminismError,
 )
 from estime.log import Event, EventLog
+from estime.projection import Projection, Replay, replay
+from estime.upcast import Upcasters
 
 __version__ = "0.1.0"
 
@@ -26,5 +28,9 @@ __all__ = [
     "ImmutableLogError",
     "LogFormatError",
     "NondeterminismError",
+    "Projection",
+    "Replay",
+    "Upcasters",
     "errors",
+    "replay",
 ]

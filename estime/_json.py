@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "freeze", "loads", "thaw", "to_json_text"]
+__all__ = ["dumps", "freeze", "gc_paused", "loads", "thaw", "to_json_text"]
 
-loads = orjson.loads
+_BIG = re.compile(r"\d{19}")
+_BIG_BYTES = re.compile(rb"\d{19}")
+
+
+def loads(text: str | bytes) -> Any:
+    """Decode JSON exactly: integers beyond 64 bits stay ints (orjson would make them floats)."""
+    if (_BIG.search(text) if isinstance(text, str) else _BIG_BYTES.search(text)):
+        return json.loads(text)
+    return orjson.loads(text)
 
 
 class _NotJSON(TypeError):
@@ -47,7 +59,14 @@ def _find_non_finite(value: Any, path: str = "") -> str | None:
 
 def dumps(value: Any) -> bytes:
     """Encode a JSON value compactly; raise TypeError for anything JSON cannot hold."""
-    out = orjson.dumps(value, default=_default)
+    try:
+        out = orjson.dumps(value, default=_default)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        # Integers beyond 64 bits are valid JSON; the standard library writes them exactly.
+        return json.dumps(value, default=_default, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode()
     # orjson writes NaN and infinities as null, silently: refuse them instead.
     if b"null" in out:
         bad = _find_non_finite(value)
@@ -77,3 +96,20 @@ def thaw(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [thaw(v) for v in value]
     return value
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects.
+
+    Decoding a chunk of events allocates hundreds of thousands of dicts and tuples; each
+    allocation burst would otherwise trigger full collections over an ever larger heap
+    (measured: about 2x slower decoding). Reference counting still frees memory.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

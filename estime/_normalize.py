@@ -289,6 +289,8 @@ def normalize(
                 f"column {name!r} (mapped to {canonical!r}) is not in "
                 f"{source or 'the input'}; it has {', '.join(frame.columns) or 'no columns'}"
             )
+    if frame.height == 0 and not frame.columns:
+        return pl.DataFrame(schema=SCHEMA), 0
     rename = {name: canonical for canonical, name in columns.items() if name != canonical}
     shadowed = [c for c in rename.values() if c in frame.columns and c not in rename]
     if shadowed:
