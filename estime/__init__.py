@@ -5,6 +5,8 @@ fork what-if branches and find the events behind an outcome.
 """
 
 from estime import errors
+from estime.check import check_determinism
+from estime.diff import Diff, diff
 from estime.errors import (
     BranchError,
     ConcurrencyError,
@@ -22,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BranchError",
     "ConcurrencyError",
+    "Diff",
     "EstimeError",
     "Event",
     "EventLog",
@@ -31,6 +34,8 @@ __all__ = [
     "Projection",
     "Replay",
     "Upcasters",
+    "check_determinism",
+    "diff",
     "errors",
     "replay",
 ]
