@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -48,29 +49,93 @@ __all__ = ["CANONICAL", "SCHEMA", "DuplicatesDropped", "Event", "EventLog", "eve
 _CHUNK = 65_536
 
 
-class Event(NamedTuple):
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIELDS = ("seq", "stream", "version", "type", "time", "data", "meta", "event_id",
+           "schema_version")
+
+
+class Event(tuple):
     """One event: a frozen value with the canonical fields.
 
     ``data`` and ``meta`` are read-only at the top level (a mapping proxy for objects, a
     tuple for arrays); nested values are plain JSON values. ``to_dict()`` gives a plain copy.
+    ``time`` is a UTC datetime or None.
+
+    Events behave like named tuples (``_fields``, ``_replace``, ``_asdict``, unpacking).
+    Inside, ``time`` is kept as microseconds since the epoch and ``meta`` as JSON text until
+    read: a replay of a million events never pays for values its handlers do not look at.
+
+    >>> e = Event(seq=1, stream="a", version=1, type="X", data={"n": 1}, event_id="e1")
+    >>> e.data["n"], dict(e.meta), e.time
+    (1, {}, None)
     """
 
-    seq: int
-    stream: str
-    version: int
-    type: str
-    time: datetime | None
-    data: Any
-    meta: Mapping[str, Any]
-    event_id: str
-    schema_version: int = 1
+    __slots__ = ()
+    _fields = _FIELDS
+
+    def __new__(cls, seq: int, stream: str, version: int, type: str,
+                time: datetime | int | None = None, data: Any = None,
+                meta: Mapping[str, Any] | str | None = None, event_id: str = "",
+                schema_version: int = 1) -> Event:
+        if isinstance(time, datetime):
+            time = _to_micros(time)
+        if not isinstance(data, (MappingProxyType, tuple)):
+            data = freeze(thaw(data) if data is not None else {})
+        if meta is None:
+            meta = "{}"
+        elif not isinstance(meta, str):
+            meta = to_json_text(meta)
+        return tuple.__new__(cls, (seq, stream, version, type, time, data, meta, event_id,
+                                   schema_version))
+
+    seq: int = property(itemgetter(0), doc="global position")  # type: ignore[assignment]
+    stream: str = property(itemgetter(1), doc="stream / aggregate id")  # type: ignore[assignment]
+    version: int = property(itemgetter(2), doc="position in the stream")  # type: ignore[assignment]
+    type: str = property(itemgetter(3), doc="event type")  # type: ignore[assignment]
+    data: Any = property(itemgetter(5), doc="payload (read-only)")
+    event_id: str = property(itemgetter(7), doc="unique id")  # type: ignore[assignment]
+    schema_version: int = property(  # type: ignore[assignment]
+        itemgetter(8), doc="payload schema version")
+
+    @property
+    def time(self) -> datetime | None:
+        """When the event was recorded (UTC), or None."""
+        us = tuple.__getitem__(self, 4)
+        if us is None or isinstance(us, datetime):
+            return us
+        return _EPOCH + timedelta(microseconds=us)
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        """Metadata (causation_id, correlation_id, actor, ...), read-only."""
+        raw = tuple.__getitem__(self, 6)
+        return MappingProxyType(json_loads(raw)) if isinstance(raw, str) else raw
+
+    def __iter__(self) -> Iterator[Any]:
+        return (getattr(self, f) for f in _FIELDS)
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(tuple.__iter__(self))
 
     def __hash__(self) -> int:
-        return hash(self.event_id)
+        return hash(tuple.__getitem__(self, 7))
 
     def __repr__(self) -> str:
         return (f"Event(seq={self.seq}, stream={self.stream!r}, version={self.version}, "
                 f"type={self.type!r}, data={to_json_text(self.data)[:120]})")
+
+    def _asdict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in _FIELDS}
+
+    def _replace(self, **changes: Any) -> Event:
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise ValueError(f"Event has no field(s) {', '.join(sorted(unknown))}")
+        return Event(**{**self._asdict(), **changes})
+
+    @classmethod
+    def _make(cls, values: Iterable[Any]) -> Event:
+        return cls(*values)
 
     def to_dict(self) -> dict[str, Any]:
         """The event as a plain dict (deep copies of data and meta), ready for ``from_records``."""
@@ -80,7 +145,11 @@ class Event(NamedTuple):
         return d
 
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+def _to_micros(t: datetime) -> int:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    delta = t - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _decode_rows(part: pl.DataFrame) -> list[Event]:
@@ -101,22 +170,19 @@ def _exact_ints(texts: pl.Series, raw: list[str], decoded: list[Any]) -> None:
 
 
 def _decode_cols(part: pl.DataFrame) -> list[Event]:
-    cols = [part[c].to_list() for c in CANONICAL]
-    loads = orjson.loads
-    datas = list(map(loads, cols[5]))
+    cols = [part[c].to_list() for c in _EAGER]
+    cols.insert(4, part["time"].dt.epoch("us").to_list())
+    datas = list(map(orjson.loads, cols[5]))
     _exact_ints(part["data"], cols[5], datas)
     if part["data"].str.starts_with("{").all():
         cols[5] = list(map(MappingProxyType, datas))
     else:
         cols[5] = list(map(freeze, datas))
-    metas = part["meta"]
-    if (metas == "{}").all():
-        cols[6] = [_EMPTY] * part.height
-    else:
-        metas_decoded = list(map(loads, cols[6]))
-        _exact_ints(metas, cols[6], metas_decoded)
-        cols[6] = list(map(MappingProxyType, metas_decoded))
-    return list(map(tuple.__new__, repeat(Event), zip(*cols)))
+    new = tuple.__new__
+    return list(map(new, repeat(Event), zip(*cols)))
+
+
+_EAGER = [c for c in CANONICAL if c != "time"]
 
 
 class EventLog:
@@ -240,9 +306,14 @@ class EventLog:
 
     def iter_events(self, start: int = 0, stop: int | None = None) -> Iterator[Event]:
         """Yield the events of rows ``[start, stop)`` in seq order, decoding in chunks."""
+        for chunk in self.iter_chunks(start, stop):
+            yield from chunk
+
+    def iter_chunks(self, start: int = 0, stop: int | None = None) -> Iterator[list[Event]]:
+        """The events of rows ``[start, stop)`` as lists of up to 65,536 (for hot loops)."""
         stop = self._frame.height if stop is None else min(stop, self._frame.height)
         for lo in range(start, stop, _CHUNK):
-            yield from _decode_rows(self._frame.slice(lo, min(_CHUNK, stop - lo)))
+            yield _decode_rows(self._frame.slice(lo, min(_CHUNK, stop - lo)))
 
     def events(self, start: int = 0, stop: int | None = None) -> list[Event]:
         """The events of rows ``[start, stop)`` as a list."""
