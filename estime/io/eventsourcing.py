@@ -1,0 +1,580 @@
+"""Read the SQLite database of the Python ``eventsourcing`` library (version 9).
+
+An application configured with ``PERSISTENCE_MODULE=eventsourcing.sqlite`` and
+``SQLITE_DBNAME=path`` keeps its aggregate events in a table ``stored_events``
+(``originator_id``, ``originator_version``, ``topic``, ``state``; the notification id is the
+table's ``rowid``) and, with snapshotting on, its snapshots in ``stored_snapshots``. A state is
+JSON written by the library's ``JSONTranscoder``: values it cannot write as plain JSON are
+wrapped as ``{"_type_": name, "_data_": ...}``.
+
+:func:`read_eventsourcing` turns the events table into an :class:`~estime.log.EventLog`:
+
+=================  ==========================================================================
+``seq``            the rowid (the library's notification id)
+``stream``         the originator id; a 32-digit hex id is written as a dashed UUID
+``version``        ``originator_version``
+``type``           the class's qualified name from the topic (``Account.Deposited``)
+``time``           the event's ``timestamp``
+``data``           the state without ``timestamp`` and ``class_version``, wrappers unwrapped
+``meta``           ``{"topic": the full topic}``
+``schema_version`` the stored ``class_version`` (1 when absent: the library omits it for 1)
+=================  ==========================================================================
+
+Wrappers become plain JSON values: ``datetime_iso`` → its ISO text, ``decimal_str`` → a float
+(or the decimal's text with ``decimals="str"``; non-finite decimals stay text), ``uuid_hex`` →
+the dashed UUID text, and the common extension transcodings ``tuple_as_list`` → the list,
+``date_iso``/``time_iso`` → the text. Any other (custom) transcoding is kept as the
+``{"_type_": ..., "_data_": ...}`` object, its inner values unwrapped, so nothing is lost and
+nothing fails.
+
+Safety: the file is opened read-only (``mode=ro``; also ``immutable=1`` when no write-ahead log
+is pending) and never modified; topics are never imported or resolved. States written with a
+compressor (``COMPRESSOR_TOPIC``) or a cipher (``CIPHER_TOPIC``) cannot be read without the
+application's own code and key: they are refused with an error saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar, overload
+
+import orjson
+import polars as pl
+
+from estime._progress import progress
+from estime.errors import LogFormatError
+from estime.log import EventLog
+
+__all__ = ["read_eventsourcing"]
+
+Decimals = Literal["float", "str"]
+T = TypeVar("T")
+
+_COLUMNS = ("originator_id", "originator_version", "topic", "state")
+_CHUNK = 65_536
+
+# ---------------------------------------------------------------- the read-only connection
+
+
+def _is_pending(path: Path, suffix: str) -> bool:
+    side = path.with_name(path.name + suffix)
+    try:
+        return side.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _stamp(path: Path) -> tuple[int, int, bool]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, _is_pending(path, "-wal")
+
+
+def _check_sqlite_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file (expected {what})")
+    if path.is_dir():
+        raise LogFormatError(f"{path} is a directory, not {what}")
+    with path.open("rb") as f:
+        head = f.read(16)
+    if not head:
+        raise LogFormatError(f"{path} is an empty file, not {what}")
+    if head != b"SQLite format 3\x00":
+        raise LogFormatError(
+            f"{path} is not an SQLite database (it starts with {head[:16]!r}); expected {what}. "
+            "Check the path (SQLITE_DBNAME of the application)."
+        )
+
+
+def _connect(path: Path, immutable: bool) -> sqlite3.Connection:
+    uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def sqlite_error(path: Path, exc: sqlite3.Error, table: str | None = None) -> LogFormatError:
+    """A :class:`LogFormatError` for an SQLite failure while reading ``path``."""
+    where = f"{path}" + (f", table {table!r}" if table else "")
+    text = str(exc)
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return LogFormatError(
+            f"{where}: the database is damaged or truncated ({text}). Check it with "
+            f"`sqlite3 {path.name} 'PRAGMA integrity_check'` or restore it from a backup; "
+            "estime never repairs a file."
+        )
+    if "unable to open" in text or "readonly" in text:
+        return LogFormatError(
+            f"{where}: cannot open the database read-only ({text}). If a write-ahead log "
+            f"({path.name}-wal) is pending in a read-only directory, let the application "
+            "checkpoint it (close it cleanly) or copy the files to a writable place."
+        )
+    return LogFormatError(f"{where}: SQLite error: {text}")
+
+
+def read_sqlite(path: str | os.PathLike[str], what: str,
+                fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` on a read-only connection to ``path`` and return its result.
+
+    The file is opened with ``mode=ro``, plus ``immutable=1`` (no locks, no ``-wal``/``-shm``
+    files created) when no write-ahead log or rollback journal is pending. If the file changes
+    while it is read that way, the read is done again without ``immutable``. The database is
+    never written.
+    """
+    p = Path(path)
+    _check_sqlite_file(p, what)
+    pending = _is_pending(p, "-wal") or _is_pending(p, "-journal")
+    before = _stamp(p)
+    try:
+        conn = _connect(p, immutable=not pending)
+        try:
+            result = fn(conn)
+        finally:
+            conn.close()
+        if pending or _stamp(p) == before:
+            return result
+        conn = _connect(p, immutable=False)  # written meanwhile: read again, with locks
+        try:
+            return fn(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise sqlite_error(p, exc) from None
+
+
+def table_columns(conn: sqlite3.Connection) -> dict[str, tuple[list[str], str]]:
+    """``{table: (column names, CREATE statement)}`` of the database's tables."""
+    out: dict[str, tuple[list[str], str]] = {}
+    for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall():
+        quoted = '"' + name.replace('"', '""') + '"'
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({quoted})").fetchall()]
+        out[name] = (cols, sql or "")
+    return out
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _find_tables(path: Path, tables: dict[str, tuple[list[str], str]],
+                 table: str | None) -> tuple[str, str | None]:
+    """(events table, snapshots table or None): by name, else by their columns."""
+    matching = {n for n, (cols, _) in tables.items() if set(_COLUMNS) <= set(cols)}
+    snaps = sorted(n for n in matching if "WITHOUT ROWID" in tables[n][1].upper())
+    events = sorted(n for n in matching if n not in snaps)
+    snap_table = "stored_snapshots" if "stored_snapshots" in snaps else (
+        snaps[0] if len(snaps) == 1 else None)
+    if table is not None:
+        if table not in tables:
+            raise LogFormatError(
+                f"{path} has no table {table!r}; its tables are: "
+                f"{', '.join(tables) or 'none'}")
+        if table not in matching:
+            raise LogFormatError(
+                f"{path}, table {table!r} has columns {', '.join(tables[table][0])}; an "
+                f"eventsourcing events table has {', '.join(_COLUMNS)}")
+        return table, snap_table
+    if "stored_events" in events:
+        return "stored_events", snap_table
+    if len(events) == 1:
+        return events[0], snap_table
+    if len(events) > 1:
+        raise LogFormatError(
+            f"{path} has several eventsourcing events tables ({', '.join(events)}); choose "
+            "one with read_eventsourcing(path, table=...)")
+    listing = "; ".join(f"{n}({', '.join(c)})" for n, (c, _) in tables.items()) or "none"
+    raise LogFormatError(
+        f"{path} has no eventsourcing events table (a table with columns "
+        f"{', '.join(_COLUMNS)}, normally 'stored_events'). Tables found: {listing}. Is this "
+        "the database of an application run with PERSISTENCE_MODULE=eventsourcing.sqlite?")
+
+
+# ---------------------------------------------------------------- state decoding
+
+
+def _looks_zlib(b: bytes) -> bool:
+    return len(b) >= 2 and b[0] & 0x0F == 8 and (b[0] * 256 + b[1]) % 31 == 0
+
+
+def _undecodable(path: Path, table: str, where: str, state: bytes,
+                 detail: str = "") -> LogFormatError:
+    if _looks_zlib(state):
+        try:
+            zlib.decompressobj().decompress(state[:4096])
+            kind = ("compressed with zlib (the application sets COMPRESSOR_TOPIC, e.g. "
+                    "eventsourcing.compressor:ZlibCompressor)")
+        except zlib.error:
+            kind = "not JSON (binary data; encrypted with CIPHER_TOPIC or compressed?)"
+    elif state.lstrip()[:1] not in (b"{", b"["):
+        kind = ("encrypted or in a binary format, not JSON (the application sets "
+                "CIPHER_TOPIC, e.g. eventsourcing.cipher:AESCipher, or a custom "
+                "TRANSCODER_TOPIC)")
+    else:
+        kind = f"not valid JSON ({detail})" if detail else "not valid JSON"
+    return LogFormatError(
+        f"{path}, table {table!r}, {where}: the stored state is {kind}; starts with "
+        f"{state[:24]!r}. estime reads only the library's plain JSONTranscoder states and "
+        "never runs application code: export the events decoded by the application itself "
+        "(for example app.mapper.to_domain_event over app.recorder.select_notifications) to "
+        "JSON Lines and use read_jsonl.")
+
+
+def _nonfinite(text: str) -> str:
+    return text  # NaN, Infinity, -Infinity: kept as text (JSON has no such numbers)
+
+
+_I64, _U64 = -(2**63), 2**64
+
+
+_LONG_INT = re.compile(rb"[:,\[]\s*-?[0-9]{19,}\s*[,}\]]")
+
+
+def _parse_state(state: bytes) -> Any:
+    # json (the library's own codec) also writes NaN/Infinity and integers beyond 64 bits,
+    # which orjson refuses or reads as floats: those states are parsed by json.
+    if _LONG_INT.search(state) is None:
+        try:
+            return orjson.loads(state)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(state.decode("utf-8"), parse_constant=_nonfinite)
+
+
+def _hex_uuid(h: str) -> str:
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _decimal(text: Any, decimals: Decimals) -> Any:
+    if decimals == "str" or not isinstance(text, str):
+        return text
+    try:
+        f = float(text)
+    except ValueError:
+        return text
+    return f if math.isfinite(f) else text
+
+
+def _unwrap(value: Any, decimals: Decimals) -> Any:
+    """Plain JSON for a decoded state: ``{"_type_", "_data_"}`` wrappers turned into values."""
+    if isinstance(value, dict):
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            name, data = value["_type_"], _unwrap(value["_data_"], decimals)
+            if name == "uuid_hex" and isinstance(data, str) and len(data) == 32:
+                return _hex_uuid(data)
+            if name == "decimal_str":
+                return _decimal(data, decimals)
+            if name in ("datetime_iso", "date_iso", "time_iso", "tuple_as_list", "uuid_str"):
+                return data
+            return {"_type_": name, "_data_": data}
+        return {k: _unwrap(v, decimals) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v, decimals) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, int) and not isinstance(value, bool) and not _I64 <= value < _U64:
+        return str(value)  # beyond what JSON tools (orjson) read back as a number
+    return value
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _time_of(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def decode_state(state: bytes, decimals: Decimals) -> tuple[dict[str, Any], datetime | None, int]:
+    """(data, time, class_version) of one stored state (the slow, general path)."""
+    obj = _parse_state(state)
+    if not isinstance(obj, dict):
+        raise ValueError(f"a state is a JSON object, got {type(obj).__name__}")
+    version = obj.pop("class_version", 1)
+    data = _unwrap(obj, decimals)
+    time = _time_of(data.pop("timestamp", None))
+    return data, time, version if isinstance(version, int) else 1
+
+
+# Byte-exact forms the library's JSONTranscoder writes (separators "," ":", keys in order
+# _type_, _data_). Inside valid JSON, `{"_type_":"` can only start a real object: a quote
+# inside a string is always escaped. Rows still holding "_type_" afterwards take the slow path.
+_TS = r'^\{"timestamp":\{"_type_":"datetime_iso","_data_":"([^"\\]*)"\}'
+_CLASS_VERSION = r',"class_version":([0-9]+)\}$'
+# A decimal whose float is finite: at most 200 integer digits and a two-digit exponent.
+_DEC_INT = r'\{"_type_":"decimal_str","_data_":"(-?[0-9]{1,200})"\}'
+_DEC = (r'\{"_type_":"decimal_str","_data_":"(-?[0-9]{1,200}(?:\.[0-9]+)?'
+        r'(?:[eE][+-]?[0-9]{1,2})?)"\}')
+_DEC_TEXT = r'\{"_type_":"decimal_str","_data_":("[^"\\]*")\}'
+# An integer of 19 digits or more may be beyond 64 bits (orjson would read a float): such
+# rows take the slow path, which keeps out-of-range integers as text.
+_BIGINT = r'[:,\[]-?[0-9]{19,}[,}\]]'
+_DT = r'\{"_type_":"datetime_iso","_data_":("[^"\\]*")\}'
+_UUID = (r'\{"_type_":"uuid_hex","_data_":"([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})'
+         r'([0-9a-f]{4})([0-9a-f]{12})"\}')
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+
+
+def _fast_columns(states: pl.Series, decimals: Decimals) -> pl.DataFrame:
+    """data/time/schema_version for states in the library's exact JSON form (vectorised)."""
+    s = states
+    ts = s.str.extract(_TS, 1)
+    cv = s.str.extract(_CLASS_VERSION, 1).cast(pl.Int64).fill_null(1)
+    d = s.str.replace(_CLASS_VERSION, "}").str.replace(_TS + ",?", "{")
+    if decimals == "float":
+        d = d.str.replace_all(_DEC_INT, "${1}.0").str.replace_all(_DEC, "${1}")
+    else:
+        d = d.str.replace_all(_DEC_TEXT, "${1}")
+    d = d.str.replace_all(_DT, "${1}").str.replace_all(_UUID, '"${1}-${2}-${3}-${4}-${5}"')
+    time = ts.str.to_datetime(_TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+    return pl.DataFrame({"data": d, "time": time, "schema_version": cv, "_ts": ts})
+
+
+def _decode_states(path: Path, table: str, ids: Any, versions: Any,
+                   states: pl.Series, decimals: Decimals) -> pl.DataFrame:
+    """data (JSON text), time, schema_version for a column of raw states."""
+    n = states.len()
+    if n == 0:
+        return pl.DataFrame(schema={"data": pl.String, "time": pl.Datetime("us", "UTC"),
+                                    "schema_version": pl.Int64})
+    starts = states.bin.starts_with(b"{")
+    if not starts.all():
+        i = int(starts.not_().arg_true()[0])
+        raise _undecodable(path, table, _row_label(ids[i], versions[i]), states[i])
+    try:
+        text = states.cast(pl.String)
+    except pl.exceptions.PolarsError:
+        for i, b in enumerate(states.to_list()):
+            try:
+                b.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _undecodable(path, table, _row_label(ids[i], versions[i]), b,
+                                   f"invalid UTF-8: {exc}") from None
+        raise
+    out = _fast_columns(text, decimals)
+    slow = (out["_ts"].is_null() | out["data"].str.contains('"_type_"', literal=True)
+            | out["time"].is_null() | out["data"].str.contains(_BIGINT))
+    out = out.drop("_ts")
+    if slow.any():
+        rows = slow.arg_true().to_list()
+        data = out["data"].to_list()
+        time = out["time"].to_list()
+        sv = out["schema_version"].to_list()
+        for i in rows:
+            raw = states[i]
+            try:
+                d, t, v = decode_state(raw, decimals)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise _undecodable(path, table, _row_label(ids[i], versions[i]), raw,
+                                   str(exc)) from None
+            data[i], time[i], sv[i] = _json_text(d), t, v
+        out = pl.DataFrame({
+            "data": pl.Series(data, dtype=pl.String),
+            "time": pl.Series(time, dtype=pl.Datetime("us", "UTC")),
+            "schema_version": pl.Series(sv, dtype=pl.Int64),
+        })
+    return out
+
+
+def _row_label(originator_id: Any, version: Any) -> str:
+    return f"originator_id {originator_id!s} version {version}"
+
+
+def _streams(ids: pl.Series) -> pl.Series:
+    """Originator ids as text; 32 hex digits (a UUID's .hex) as a dashed UUID."""
+    ids = ids.cast(pl.String)
+    uniq = ids.unique().drop_nulls().to_list()
+    mapping = {}
+    for u in uniq:
+        if len(u) == 32:
+            try:
+                int(u, 16)
+            except ValueError:
+                continue
+            mapping[u] = _hex_uuid(u.lower())
+    return ids.replace(mapping) if mapping else ids
+
+
+def _topics(topics: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(type, meta JSON) from topics: ``module:Qual.Name`` → ``Qual.Name``."""
+    uniq = topics.unique().drop_nulls().to_list()
+    types = {t: t.partition(":")[2] or t for t in uniq}
+    metas = {t: orjson.dumps({"topic": t}).decode() for t in uniq}
+    return (topics.replace_strict(types, default=None, return_dtype=pl.String),
+            topics.replace_strict(metas, default=None, return_dtype=pl.String))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, total: int, desc: str) -> Iterator[list[Any]]:
+    cur = conn.execute(sql)
+    bar = progress(total, desc)
+    try:
+        while rows := cur.fetchmany(_CHUNK):
+            bar.update(len(rows))
+            yield rows
+    finally:
+        bar.close()
+
+
+def _read_events(path: Path, conn: sqlite3.Connection, table: str,
+                 decimals: Decimals) -> pl.DataFrame:
+    # Table names come from the database's own catalogue and are quoted as identifiers.
+    (total,) = conn.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()  # noqa: S608
+    sql = (f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+           f"FROM {_quote(table)} ORDER BY rowid")
+    schema: dict[str, Any] = {"seq": pl.Int64, "oid": pl.String, "version": pl.Int64,
+                              "topic": pl.String, "state": pl.Binary}
+    parts = []
+    try:
+        for rows in _fetch(conn, sql, total, f"reading {path.name}"):
+            parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc, table) from None
+    except (TypeError, pl.exceptions.PolarsError) as exc:
+        raise LogFormatError(
+            f"{path}, table {table!r}: a row has a value of the wrong type ({exc}); "
+            "expected originator_id text, originator_version integer, topic text, "
+            "state bytes") from None
+    raw = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+    return raw
+
+
+def _events_frame(path: Path, table: str, raw: pl.DataFrame, decimals: Decimals) -> pl.DataFrame:
+    nulls = raw.select(pl.col("oid", "version", "topic", "state").is_null().any())
+    for col in nulls.columns:
+        if nulls[col][0]:
+            i = int(raw[col].is_null().arg_true()[0])
+            name = {"oid": "originator_id", "version": "originator_version"}.get(col, col)
+            raise LogFormatError(
+                f"{path}, table {table!r}, rowid {raw['seq'][i]}: {name} is NULL; every "
+                "stored event needs originator_id, originator_version, topic and state")
+    decoded = _decode_states(path, table, _LazyList(raw, "oid"), _LazyList(raw, "version"),
+                             raw["state"], decimals)
+    types, metas = _topics(raw["topic"])
+    return pl.DataFrame({
+        "seq": raw["seq"],
+        "stream": _streams(raw["oid"]),
+        "version": raw["version"],
+        "type": types,
+        "time": decoded["time"],
+        "data": decoded["data"],
+        "meta": metas,
+        "schema_version": decoded["schema_version"],
+    })
+
+
+class _LazyList:
+    """Index into a frame column only when an error message needs a row."""
+
+    def __init__(self, frame: pl.DataFrame, column: str) -> None:
+        self.frame, self.column = frame, column
+
+    def __getitem__(self, i: int) -> Any:
+        return self.frame[self.column][i]
+
+
+def _snapshots_frame(path: Path, conn: sqlite3.Connection, table: str | None,
+                     decimals: Decimals) -> pl.DataFrame:
+    schema: dict[str, Any] = {"stream": pl.String, "version": pl.Int64, "type": pl.String, "time":
+              pl.Datetime("us", "UTC"), "state": pl.String, "schema_version": pl.Int64,
+              "topic": pl.String, "snapshot_topic": pl.String}
+    if table is None:
+        return pl.DataFrame(schema=schema)
+    rows = conn.execute(
+        f"SELECT originator_id, originator_version, topic, state FROM {_quote(table)} "  # noqa: S608
+        "ORDER BY originator_id, originator_version").fetchall()
+    out: dict[str, list[Any]] = {k: [] for k in schema}
+    for oid, version, topic, state in rows:
+        if not isinstance(state, bytes):
+            state = str(state).encode()
+        try:
+            obj = _parse_state(state)
+            if not isinstance(obj, dict):
+                raise ValueError("a snapshot state is a JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _undecodable(path, table, _row_label(oid, version), state, str(exc)) from None
+        agg_state = obj.get("state", {})
+        cv = agg_state.pop("class_version", 1) if isinstance(agg_state, dict) else 1
+        agg_topic = obj.get("topic")
+        if not isinstance(agg_topic, str):
+            agg_topic = ""
+        out["stream"].append(str(oid))
+        out["version"].append(version)
+        out["type"].append(agg_topic.partition(":")[2] or agg_topic)
+        out["time"].append(_time_of(_unwrap(obj.get("timestamp"), decimals)))
+        out["state"].append(_json_text(_unwrap(agg_state, decimals)))
+        out["schema_version"].append(cv if isinstance(cv, int) else 1)
+        out["topic"].append(agg_topic)
+        out["snapshot_topic"].append(topic)
+    frame = pl.DataFrame(out, schema=schema)
+    return frame.with_columns(_streams(frame["stream"]).alias("stream"))
+
+
+@overload
+def read_eventsourcing(path: str | os.PathLike[str], decimals: Decimals = ...,
+                       snapshots: Literal[False] = ..., duplicates: Literal["error", "drop"] = ...,
+                       *, table: str | None = ...) -> EventLog: ...
+
+
+@overload
+def read_eventsourcing(path: str | os.PathLike[str], decimals: Decimals = ...,
+                       snapshots: Literal[True] = ..., duplicates: Literal["error", "drop"] = ...,
+                       *, table: str | None = ...) -> tuple[EventLog, pl.DataFrame]: ...
+
+
+def read_eventsourcing(path: str | os.PathLike[str], decimals: Decimals = "float",
+                       snapshots: bool = False, duplicates: Literal["error", "drop"] = "error",
+                       *, table: str | None = None) -> EventLog | tuple[EventLog, pl.DataFrame]:
+    """Read the events of an ``eventsourcing`` application's SQLite database.
+
+    ``path`` is the application's ``SQLITE_DBNAME``. The events table is ``stored_events``, or
+    the one table with the library's columns (``table=`` chooses among several).
+    ``decimals="float"`` turns ``Decimal`` values into floats, ``"str"`` keeps their exact text.
+    ``duplicates`` is passed to :meth:`EventLog.from_frame`.
+
+    With ``snapshots=True`` returns ``(log, snapshots)`` where ``snapshots`` is a polars frame
+    of the snapshots table (``stream``, ``version``, ``type`` of the aggregate, ``time``,
+    ``state`` as JSON text, ``schema_version``, ``topic``, ``snapshot_topic``), empty when the
+    application does not snapshot.
+
+    The file is only read (see the module documentation); a state written compressed or
+    encrypted raises :class:`~estime.errors.LogFormatError` saying so.
+    """
+    if decimals not in ("float", "str"):
+        raise ValueError(f"decimals must be 'float' or 'str', not {decimals!r}")
+    p = Path(path)
+
+    def run(conn: sqlite3.Connection) -> tuple[pl.DataFrame, pl.DataFrame, str]:
+        tables = table_columns(conn)
+        events_table, snaps_table = _find_tables(p, tables, table)
+        raw = _read_events(p, conn, events_table, decimals)
+        snaps = (_snapshots_frame(p, conn, snaps_table, decimals) if snapshots
+                 else pl.DataFrame())
+        return raw, snaps, events_table
+
+    raw, snaps, events_table = read_sqlite(p, "an eventsourcing SQLite database", run)
+    frame = _events_frame(p, events_table, raw, decimals)
+    log = EventLog.from_frame(frame, duplicates=duplicates,
+                              source=f"{p} (table {events_table})")
+    return (log, snaps) if snapshots else log
