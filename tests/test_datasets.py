@@ -560,3 +560,11 @@ def test_readme_names_the_computed_cases(agent_log: EventLog) -> None:
     for key, value in [*case.items(), *fault.items()]:
         if isinstance(value, (int, str)):
             assert re.search(rf"\| `{key}` \| `?{re.escape(str(value))}`? \|", readme), key
+
+
+@pytest.mark.parametrize("name", ["bank", "orders", "agent_run"])
+def test_shipped_logs_load_back_equal(name: str) -> None:
+    io = pytest.importorskip("estime.io")
+    fresh = getattr(datasets, name)()
+    assert io.read_jsonl(SHIPPED / f"{name}.jsonl") == fresh
+    assert io.read_parquet(SHIPPED / f"{name}.parquet") == fresh
