@@ -42,6 +42,7 @@ from estime.errors import LogFormatError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from estime.branch import Branch
     from estime.upcast import Upcasters
 
 __all__ = ["CANONICAL", "SCHEMA", "DuplicatesDropped", "Event", "EventLog", "event_id_for"]
@@ -459,6 +460,26 @@ class EventLog:
     def upcast(self, upcasters: Upcasters) -> EventLog:
         """A new log with old payload versions upcast (this log is unchanged)."""
         return upcasters.upcast_log(self)
+
+    def fork(self, at: int, name: str | None = None) -> Branch:
+        """A what-if :class:`~estime.branch.Branch` sharing the events with seq ≤ ``at``."""
+        from estime.branch import Branch
+
+        return Branch(self, at, name)
+
+    def causes(self, event_id: str | int | Event) -> EventLog:
+        """Every ancestor of an event through ``meta.causation_id`` (see
+        :func:`estime.rootcause.causes`): a log of events with a ``depth`` column."""
+        from estime.rootcause import causes
+
+        return causes(self, event_id)
+
+    def effects(self, event_id: str | int | Event) -> EventLog:
+        """Every descendant of an event through ``meta.causation_id`` (see
+        :func:`estime.rootcause.effects`): a log of events with a ``depth`` column."""
+        from estime.rootcause import effects
+
+        return effects(self, event_id)
 
     # ------------------------------------------------------------------ writers
 

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 import polars as pl
@@ -54,6 +54,9 @@ from estime._normalize import CANONICAL, SCHEMA, event_id_for
 from estime._progress import progress
 from estime.errors import ConcurrencyError, ImmutableLogError, LogFormatError
 from estime.log import Event, EventLog
+
+if TYPE_CHECKING:
+    from estime.branch import Branch
 
 __all__ = ["APPLICATION_ID", "MARKER_STREAM", "ROLLED_BACK", "STORE_SCHEMA", "EventStore"]
 
@@ -647,6 +650,31 @@ class EventStore:
             store.close()
             raise
         return store
+
+    # ------------------------------------------------------------------ branches
+
+    def save_branch(self, branch: Branch, name: str | None = None, *,
+                    overwrite: bool = False) -> str:
+        """Save a what-if branch as edits over its parent (table ``branches``); its name.
+
+        See :mod:`estime.branch_store`: never a copy of the log; a parent branch is saved
+        first; the same branch again is a no-op.
+        """
+        from estime.branch_store import save_branch
+
+        return save_branch(self, branch, name, overwrite=overwrite)
+
+    def branches(self) -> pl.DataFrame:
+        """The saved branches: name, parent, at, edits (count), created."""
+        from estime.branch_store import branches
+
+        return branches(self)
+
+    def load_branch(self, name: str) -> Branch:
+        """Rebuild a saved branch from the stored events and its edits."""
+        from estime.branch_store import load_branch
+
+        return load_branch(self, name)
 
 
 def _difference(row: tuple[Any, ...], stream: str, p: _Pending) -> tuple[str, Any, Any] | None:
