@@ -1,0 +1,581 @@
+"""Read JSON Lines event logs: estime's own files and foreign ones (:func:`read_jsonl`).
+
+One JSON object per line. Files written by :meth:`EventLog.write_jsonl` load as they were
+written; foreign files load through a column mapping (``stream="aggregate_id"``). Payloads
+(``data``, ``meta``) are kept as the exact JSON text of the file, so every JSON value
+round-trips: key order, big integers, float spelling and unicode are untouched.
+
+How it is fast without being lossy: polars' ``read_ndjson`` infers a struct schema (a key
+first seen late is dropped or nulls are invented), so it is not used. Instead the file is
+split into lines (one pass with numpy), the lines sharing the first line's key layout are cut
+into their top-level values with literal searches, and each value is checked with a regular
+expression that accepts exactly the JSON grammar (compact, nested up to 3 levels; deeper
+values are checked with orjson). A decomposition into values that are each valid JSON is
+the parse of the line, so this is exact. Lines that do not fit (other key orders, spaced
+JSON, a payload that contains a later key's text) are parsed one by one, which is also where
+a malformed line is reported with its file and line number.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import polars as pl
+import pyarrow as pa
+
+from estime._normalize import SCHEMA, Duplicates, normalize
+from estime._progress import progress
+from estime.errors import LogFormatError
+from estime.log import EventLog
+
+__all__ = ["read_jsonl"]
+
+PathLike = str | os.PathLike[str]
+
+# --------------------------------------------------------------------------- JSON grammar
+
+_STR = (r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]'
+        r"|\\u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})"
+        r"|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})*\"")
+_NUM = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_SCALAR = f"(?:{_STR}|{_NUM}|true|false|null)"
+
+
+def _nest(inner: str) -> str:
+    array = rf"\[(?:{inner}(?:,{inner})*)?\]"
+    obj = rf"\{{(?:{_STR}:{inner}(?:,{_STR}:{inner})*)?\}}"
+    return f"(?:{_SCALAR}|{array}|{obj})"
+
+
+#: Exactly the compact JSON values nested at most 3 deep (deeper ones are left to a parser).
+_VALUE_RE = "^" + _nest(_nest(_nest(_SCALAR))) + "$"
+_SCALAR_RE = f"^{_SCALAR}$"
+_INT_RE = r"^-?(?:0|[1-9][0-9]*)$"
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+#: Below this many rows the regular expressions cost more (compilation) than they save.
+FAST_MIN_ROWS = 2_000
+#: Most key layouts tried with the vectorised path before parsing the rest line by line.
+MAX_LAYOUTS = 16
+_RESERVED = ("_line", "__pos")
+
+
+def loads(text: str) -> Any:
+    """Parse JSON exactly: orjson, or the standard library when a number may exceed 64 bits.
+
+    orjson turns integers beyond 64 bits into floats; Python's parser keeps them exact. NaN and
+    Infinity are refused (they are not JSON).
+    """
+    if _LONG_DIGITS.search(text) is None:
+        return orjson.loads(text)
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of a parsed value (big integers kept exact)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def compact_json(col: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """``(ok, texts)``: which values are valid JSON (nulls are), and the values as compact
+    single-line JSON text — unchanged when already compact, re-encoded otherwise."""
+    n = len(col)
+    if n >= FAST_MIN_ROWS:
+        ok = col.str.contains(_VALUE_RE).fill_null(True)
+        todo = (~ok).arg_true()
+    else:
+        ok = col.is_null()
+        todo = (~ok).arg_true()
+    if len(todo) == 0:
+        return ok, col
+    results: list[bool] = []
+    texts: list[str] = []
+    for t in col.gather(todo).to_list():
+        try:
+            texts.append(dumps(loads(t)))
+            results.append(True)
+        except ValueError:
+            texts.append(t)
+            results.append(False)
+    return ok.scatter(todo, results), col.clone().scatter(todo, texts)
+
+
+def checked_json(col: pl.Series, name: str, where: Callable[[int], str], *,
+                 objects: bool = False) -> pl.Series:
+    """``col`` (JSON text) validated: raise naming the first bad row, make multi-line values
+    compact. ``objects`` requires JSON objects (``meta``)."""
+    ok, col = compact_json(col.str.strip_chars(" \t\r\n"))
+    if not ok.all():
+        i = int((~ok).arg_true()[0])
+        text = col[i]
+        try:
+            loads(text)
+        except ValueError as exc:
+            raise LogFormatError(
+                f"{where(i)}: field {name!r} is not valid JSON ({exc}); got {text[:80]!r}. "
+                "Payloads must be JSON text."
+            ) from None
+    if objects:
+        not_obj = col.is_not_null() & ~col.str.starts_with("{")
+        if not_obj.any():
+            i = int(not_obj.arg_true()[0])
+            raise LogFormatError(f"{where(i)}: field {name!r} must be a JSON object, "
+                                 f"got {col[i][:60]!r}")
+    return col
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_bytes(path: PathLike) -> bytes:
+    """The file's bytes: gzip (by its magic number) decompressed, a UTF-8 BOM removed."""
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise LogFormatError(f"{path}: damaged gzip data ({exc}); the file may be "
+                                 "truncated. Re-download or re-compress it.") from None
+    if raw[:3] == codecs.BOM_UTF8:
+        raw = raw[3:]
+    return raw
+
+
+def check_utf8(raw: bytes, source: str) -> None:
+    """Raise naming the line of the first byte sequence that is not UTF-8."""
+    if raw.isascii():
+        return
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise LogFormatError(
+            f"line {line} of {source}: bytes {raw[exc.start:exc.start + 4]!r} are not UTF-8 "
+            f"({exc.reason}). Re-encode the file as UTF-8."
+        ) from None
+
+
+def split_lines(raw: bytes) -> tuple[pl.Series, pl.Series]:
+    """The non-blank lines (JSON whitespace stripped) and their 1-based line numbers."""
+    a = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(a == 10) + 1
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
+    if offsets[-1] != len(raw):
+        offsets = np.append(offsets, len(raw))
+    n = len(offsets) - 1
+    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(raw))
+    lines = pl.Series("line", arr).str.strip_chars(" \t\r\n")
+    numbers = pl.int_range(1, n + 1, dtype=pl.Int64, eager=True).alias("_line")
+    keep = lines.str.len_bytes() > 0
+    return lines.filter(keep), numbers.filter(keep)
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def column_from_values(name: str, values: list[Any]) -> pl.Series:
+    """A typed column from parsed JSON values: one scalar type stays typed, ints and floats
+    make Float64, anything else (mixed, nested, beyond Int64) becomes JSON text."""
+    kinds = {type(v) for v in values if v is not None}
+    if not kinds:
+        return pl.Series(name, values, pl.Null)
+    if kinds == {str}:
+        return pl.Series(name, values, pl.String)
+    if kinds == {bool}:
+        return pl.Series(name, values, pl.Boolean)
+    if kinds <= {int, float} and (float in kinds or all(
+            -(2**63) <= v < 2**63 for v in values if v is not None)):
+        return pl.Series(name, values, pl.Float64 if float in kinds else pl.Int64)
+    return pl.Series(name, [v if v is None or isinstance(v, str) else dumps(v)
+                            for v in values], pl.String)
+
+
+def _kind(value: Any) -> str:
+    """How a first-line value's column is decoded on the fast path."""
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return "int"
+    return "any"
+
+
+class _Plan:
+    """Which keys hold payloads, for one reading of one file."""
+
+    def __init__(self, columns: Mapping[str, str], first: Mapping[str, Any]) -> None:
+        self.data_key = columns.get("data", "data")
+        self.meta_key = columns.get("meta", "meta")
+        # Without a data key (and no mapping for one), the other keys form the payload.
+        self.no_data = "data" not in columns and self.data_key not in first
+        self.canonical = {columns.get(c, c) for c in SCHEMA if c != "data"}
+
+    def role(self, key: str) -> str:
+        if key == self.meta_key:
+            return "meta"
+        if self.no_data:
+            return "column" if key in self.canonical else "payload"
+        return "data" if key == self.data_key else "column"
+
+    @staticmethod
+    def column_name(key: str) -> str:
+        return f"{key}_source" if key in _RESERVED else key
+
+
+def _cut(lines: pl.Series, first: Mapping[str, Any], spaced: bool) -> pl.LazyFrame:
+    """The lines cut at ``first``'s keys: columns ``shape`` (the cut worked) and the
+    top-level values ``v0``, ``v1``, ... as text (meaningless where the shape is wrong)."""
+    keys = list(first)
+    colon = ": " if spaced else ":"
+    comma = ", " if spaced else ","
+    head = "{" + orjson.dumps(keys[0]).decode() + colon
+    seps = [comma + orjson.dumps(k).decode() + colon for k in keys[1:]]
+    line = pl.col("line")
+    finds = [line.str.find(t, literal=True).cast(pl.Int64).alias(f"p{i}")
+             for i, t in enumerate(seps)]
+    starts = [pl.lit(len(head.encode()), pl.Int64)] + [
+        pl.col(f"p{i}") + len(t.encode()) for i, t in enumerate(seps)]
+    stops = [pl.col(f"p{i}") for i in range(len(seps))] + [pl.col("end")]
+    shape = pl.col("shape0")
+    for a, b in zip(starts, stops):
+        shape = shape & (b >= a)
+    # Cuts fall on ASCII tokens, so every piece is valid UTF-8 whatever the shape.
+    pieces = [pl.col("raw").bin.slice(a, (b - a).clip(lower_bound=0)).cast(pl.String)
+              .alias(f"v{i}") for i, (a, b) in enumerate(zip(starts, stops))]
+    return (
+        pl.DataFrame({"line": lines}).lazy()
+        .with_columns(
+            *finds,
+            (line.str.starts_with(head) & line.str.ends_with("}")).alias("shape0"),
+            (line.str.len_bytes().cast(pl.Int64) - 1).alias("end"),
+            line.cast(pl.Binary).alias("raw"),
+        )
+        .with_columns(shape.fill_null(False).alias("shape"))
+        .select("shape", *pieces)
+    )
+
+
+def _check_exprs(i: int, kind: str, role: str) -> tuple[pl.Expr, pl.Expr]:
+    """(is this piece valid, its decoded value) for column ``v{i}``."""
+    v = pl.col(f"v{i}")
+    null = v == "null"
+    if role != "column":
+        good = v.str.contains(_VALUE_RE)
+        if role == "meta":
+            good = good & (v.str.starts_with("{") | null)
+            return good.alias(f"g{i}"), pl.when(null).then(None).otherwise(v).alias(f"o{i}")
+        return good.alias(f"g{i}"), v.alias(f"o{i}")
+    if kind == "str":
+        good = v.str.contains(f"^{_STR}$") | null
+        out = pl.when(null).then(None).otherwise(v.str.strip_prefix('"').str.strip_suffix('"'))
+    elif kind == "int":
+        out = v.cast(pl.Int64, strict=False)
+        good = (v.str.contains(_INT_RE) & out.is_not_null()) | null
+    elif kind == "bool":
+        good = v.is_in(["true", "false", "null"])
+        out = pl.when(null).then(None).otherwise(v == "true")
+    else:
+        good = v.str.contains(_SCALAR_RE)
+        out = v
+    return good.alias(f"g{i}"), out.alias(f"o{i}")
+
+
+def _layout_pass(lines: pl.Series, first: Mapping[str, Any], spaced: bool, plan: _Plan
+                 ) -> tuple[pl.DataFrame, pl.Series]:
+    """Cut the lines with ``first``'s key layout into values: (their frame, matched mask).
+
+    Lines that do not match are left to the line-by-line parser."""
+    keys = list(first)
+    kinds = [_kind(v) for v in first.values()]
+    roles = [plan.role(k) for k in keys]
+    checks = [_check_exprs(i, k, r) for i, (k, r) in enumerate(zip(kinds, roles))]
+    f = _cut(lines, first, spaced).with_columns(e for pair in checks for e in pair).collect()
+    ok = f["shape"]
+    fixed: list[pl.Series] = []
+    for i, (kind, role) in enumerate(zip(kinds, roles)):
+        good = f[f"g{i}"].fill_null(False)
+        if role != "column" or kind == "any":
+            # Deeper nesting, spaced JSON or (in a plain column) arrays and objects: check
+            # those rows with a parser; payloads are re-encoded compactly.
+            again = (ok & ~good).arg_true()
+            if len(again):
+                valid, texts = compact_json(f[f"v{i}"].gather(again))
+                if role == "meta":
+                    valid = valid & (texts.str.starts_with("{") | (texts == "null"))
+                good = good.scatter(again, valid)
+                if role != "column":
+                    o = f[f"o{i}"].clone().scatter(again, texts)
+                    fixed.append(_null_if(o, "null") if role == "meta" else o)
+        ok = ok & good
+    if fixed:
+        f = f.with_columns(fixed)
+    sub = f.filter(ok)
+    out: list[pl.Series] = []
+    payload: list[tuple[str, pl.Series]] = []
+    for i, (key, kind, role) in enumerate(zip(keys, kinds, roles)):
+        o = sub[f"o{i}"]
+        name = plan.column_name(key)
+        if role == "payload":
+            payload.append((key, o))
+            continue
+        if role == "column" and kind == "str":
+            escaped = o.str.contains("\\", literal=True).fill_null(False).arg_true()
+            if len(escaped):
+                o = o.scatter(escaped, [orjson.loads(f'"{t}"')
+                                        for t in o.gather(escaped).to_list()])
+        elif role == "column" and kind == "any":
+            o = column_from_values(name, [None if t is None else loads(t) for t in o])
+        out.append(o.alias(name))
+    if payload:
+        parts: list[pl.Expr] = []
+        for j, (key, v) in enumerate(payload):
+            parts.append(pl.lit(("{" if j == 0 else ",") + orjson.dumps(key).decode() + ":"))
+            parts.append(pl.lit(v))
+        parts.append(pl.lit("}"))
+        out.append(pl.select(pl.concat_str(parts).alias("data")).to_series())
+    return pl.DataFrame(out), ok
+
+
+def _null_if(s: pl.Series, value: str) -> pl.Series:
+    return pl.select(pl.when(s == value).then(None).otherwise(s)).to_series().alias(s.name)
+
+
+# --------------------------------------------------------------------------- the slow path
+
+
+def _parse_line(text: str, no: int, source: str, last: bool) -> dict[str, Any]:
+    try:
+        obj = loads(text)
+    except ValueError as exc:
+        hint = (" The last line is incomplete: was the file truncated while being written?"
+                if last else "")
+        raise LogFormatError(
+            f"line {no} of {source}: not valid JSON ({exc}); got {text[:80]!r}.{hint}"
+        ) from None
+    if not isinstance(obj, dict):
+        raise LogFormatError(
+            f"line {no} of {source}: expected one JSON object per line, got a JSON "
+            f"{_json_kind(obj)} ({text[:60]!r}). A JSON array of events? Write one event per line."
+        )
+    return obj
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number")
+
+
+def _slow_frame(lines: list[str], numbers: list[int], source: str, plan: _Plan,
+                last_no: int) -> pl.DataFrame:
+    """Parse lines one by one (exact errors with line numbers)."""
+    rows: list[dict[str, Any]] = []
+    keys: dict[str, None] = {}
+    bar = progress(len(lines), "reading", unit="line") if len(lines) > 100_000 else None
+    for j, (text, no) in enumerate(zip(lines, numbers)):
+        obj = _parse_line(text, no, source, no == last_no)
+        row: dict[str, Any] = {}
+        payload: dict[str, Any] = {}
+        for key, value in obj.items():
+            role = plan.role(key)
+            if role == "payload":
+                payload[key] = value
+            elif role == "meta":
+                if value is not None and not isinstance(value, dict):
+                    raise LogFormatError(
+                        f"line {no} of {source}: field {key!r} (the metadata) must be a JSON "
+                        f"object, got a JSON {_json_kind(value)}")
+                row[key] = None if value is None else dumps(value)
+            elif role == "data":
+                row[key] = dumps(value)
+            else:
+                row[plan.column_name(key)] = value
+        if payload:
+            row["data"] = dumps(payload)
+        keys.update(dict.fromkeys(row))
+        rows.append(row)
+        if bar is not None and j % 65_536 == 65_535:
+            bar.update(65_536)
+    if bar is not None:
+        bar.close()
+    payload_names = {plan.data_key, plan.meta_key}  # "data" itself without a data key
+    series = [pl.Series("_line", numbers, pl.Int64)]
+    for k in keys:
+        values = [r.get(k) for r in rows]
+        if k in payload_names:
+            series.append(pl.Series(k, values, pl.String))
+        else:
+            series.append(column_from_values(k, values))
+    return pl.DataFrame(series)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
+                     columns: Mapping[str, str], *, unterminated: bool = False
+                     ) -> pl.DataFrame:
+    """The raw frame (source keys as columns, payloads as JSON text, ``_line``) of the lines.
+
+    ``unterminated``: the file does not end with a newline (a bad last line was probably cut
+    short, and the error says so).
+    """
+    last_no = int(numbers[-1]) if len(numbers) and unterminated else 0
+    parts: list[pl.DataFrame] = []
+    plan: _Plan | None = None
+    remaining = lines
+    rem_numbers = numbers
+    for _ in range(MAX_LAYOUTS):
+        if len(remaining) == 0 or len(remaining) < FAST_MIN_ROWS:
+            break
+        text = remaining[0]
+        try:
+            first = loads(text)
+        except ValueError:
+            break
+        if not isinstance(first, dict) or not first:
+            break
+        if plan is None:
+            plan = _Plan(columns, first)
+        spaced = text.startswith("{" + orjson.dumps(next(iter(first))).decode() + ": ")
+        frame, ok = _layout_pass(remaining, first, spaced, plan)
+        matched = int(ok.sum())
+        if matched:
+            parts.append(frame.with_columns(rem_numbers.filter(ok)))
+            remaining, rem_numbers = remaining.filter(~ok), rem_numbers.filter(~ok)
+        if matched < max(1, len(remaining) // 20):
+            break
+    if len(remaining):
+        texts = remaining.to_list()
+        if plan is None:
+            try:
+                first = loads(texts[0])
+            except ValueError:
+                first = {}
+            plan = _Plan(columns, first if isinstance(first, dict) else {})
+        parts.append(_slow_frame(texts, rem_numbers.to_list(), source, plan, last_no))
+    if not parts:
+        return pl.DataFrame({"_line": pl.Series([], dtype=pl.Int64)})
+    if len(parts) == 1:
+        return parts[0]
+    return pl.concat(parts, how="diagonal_relaxed").sort("_line")
+
+
+_TIME_SEPS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"),
+              19: ord("."), 26: ord("Z")}
+_DIGITS = [i for i in range(26) if i not in _TIME_SEPS]
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def fast_times(col: pl.Series) -> pl.Series | None:
+    """Parse ``2024-05-01T12:00:00.000000Z`` (what ``write_jsonl`` writes) with numpy.
+
+    ``None`` when any value has another form (then the general parser takes over).
+    """
+    present = col.drop_nulls()
+    if len(present) == 0 or present.str.len_bytes().n_unique() != 1 or len(present[0]) != 27:
+        return None
+    b = np.frombuffer(present.str.join("").item().encode(), dtype=np.uint8)
+    if len(b) != 27 * len(present):
+        return None
+    t = b.reshape(-1, 27).astype(np.int64)
+    for i, c in _TIME_SEPS.items():
+        if (t[:, i] != c).any():
+            return None
+    d = t[:, _DIGITS] - 48
+    if ((d < 0) | (d > 9)).any():
+        return None
+
+    def num(cols: list[int]) -> np.ndarray:
+        out = np.zeros(len(d), dtype=np.int64)
+        for c in cols:
+            out = out * 10 + d[:, c]
+        return out
+
+    y, m, day = num([0, 1, 2, 3]), num([4, 5]), num([6, 7])
+    hh, mm, ss, us = num([8, 9]), num([10, 11]), num([12, 13]), num(list(range(14, 20)))
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    if ((m < 1) | (m > 12)).any():
+        return None
+    dim = _MONTH_DAYS[m] + ((m == 2) & leap)
+    if ((day < 1) | (day > dim) | (hh > 23) | (mm > 59) | (ss > 59)).any():
+        return None
+    # days since 1970-01-01 (H. Hinnant's days_from_civil)
+    yy = y - (m <= 2)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    epoch = (((days * 24 + hh) * 60 + mm) * 60 + ss) * 1_000_000 + us
+    parsed = pl.Series(col.name, epoch, pl.Int64).cast(pl.Datetime("us", "UTC"))
+    if len(present) == len(col):
+        return parsed
+    return pl.Series(col.name, [None] * len(col), pl.Datetime("us", "UTC")).scatter(
+        col.is_not_null().arg_true(), parsed)
+
+
+def log_from_raw(frame: pl.DataFrame, source: str, columns: Mapping[str, str],
+                 duplicates: Duplicates) -> EventLog:
+    """An EventLog from a reader's frame whose payload columns (JSON text) the reader
+    validated; everything else is checked by :func:`estime._normalize.normalize`."""
+    if frame.height == 0:
+        for c in ("stream", "type"):
+            name = columns.get(c, c)
+            if name not in frame.columns:
+                frame = frame.with_columns(pl.lit(None, pl.String).alias(name))
+    time = columns.get("time", "time")
+    if time in frame.columns and frame[time].dtype == pl.String:
+        parsed = fast_times(frame[time])
+        if parsed is not None:
+            frame = frame.with_columns(parsed)
+    out, dropped = normalize(frame, columns=columns, source=source, duplicates=duplicates,
+                             trusted=True)
+    log = EventLog._trusted(out, source)
+    log.duplicates_dropped = dropped
+    return log
+
+
+def read_jsonl(path: PathLike, *, duplicates: Duplicates = "error", **columns: str) -> EventLog:
+    """Read a JSON Lines event log (one JSON object per line; ``.gz`` read transparently).
+
+    Files written by :meth:`EventLog.write_jsonl` need no arguments. For other files, map
+    canonical names to the file's keys: ``read_jsonl(p, stream="aggregate_id", type="kind",
+    data="payload")``. Without a ``data`` key, the keys that are not canonical become the
+    payload, line by line (a key absent from a line is absent from its payload). Payloads keep
+    the file's exact JSON text. Blank lines are skipped; a UTF-8 BOM is ignored.
+
+    Raises :class:`~estime.errors.LogFormatError` naming the file and line for a line that is
+    not a JSON object, bytes that are not UTF-8, and every validation rule of
+    :meth:`EventLog.from_frame`. ``duplicates="drop"`` keeps the first of identical copies.
+
+    >>> import tempfile, pathlib, estime as es
+    >>> from estime.io import read_jsonl
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "log.jsonl"
+    >>> _ = p.write_text('{"id": "a", "kind": "Opened", "owner": "ada"}\\n')
+    >>> log = read_jsonl(p, stream="id", type="kind")
+    >>> log.event(1).data["owner"]
+    'ada'
+    """
+    source = str(path)
+    raw = read_bytes(path)
+    check_utf8(raw, source)
+    lines, numbers = split_lines(raw)
+    frame = frame_from_lines(lines, numbers, source, columns,
+                             unterminated=not raw.endswith(b"\n"))
+    return log_from_raw(frame, source, columns, duplicates)

@@ -1,0 +1,362 @@
+"""read_jsonl: canonical and foreign files, losslessness, both parsing paths, hostile input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import warnings
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import estime.io.jsonl as jsonl_mod
+from estime import EventLog, LogFormatError
+from estime.io import read_jsonl
+from estime.log import DuplicatesDropped
+
+
+@pytest.fixture(params=["fast", "slow"])
+def path_kind(request, monkeypatch):
+    """Run a test through the vectorised path (every file size) and the line-by-line one."""
+    monkeypatch.setattr(jsonl_mod, "FAST_MIN_ROWS", 0 if request.param == "fast" else 10**9)
+    return request.param
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "log.jsonl") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return p
+
+
+def lines(*objs: object) -> str:
+    return "".join(json.dumps(o, separators=(",", ":"), ensure_ascii=False) + "\n"
+                   for o in objs)
+
+
+# --------------------------------------------------------------------------- canonical
+
+
+def sample_log() -> EventLog:
+    return EventLog.from_records([
+        {"stream": "acc-1", "type": "Opened", "data": {"owner": "ada"},
+         "time": "2024-05-01T12:00:00Z", "meta": {"actor": "u1"}},
+        {"stream": "acc-1", "type": "Deposited", "data": {"amount": 50, "note": 'a,"meta":b'},
+         "time": "2024-05-01T12:00:01.5+02:00"},
+        {"stream": "acc-2", "type": "Opened", "data": [1, {"x": None}], "meta": {"k": [1]}},
+        {"stream": 'we"ird\\name\u00e9', "type": "T\u2603", "data": "text"},
+    ])
+
+
+def test_canonical_round_trip(tmp_path, path_kind):
+    log = sample_log()
+    p = log.write_jsonl(tmp_path / "log.jsonl")
+    back = read_jsonl(p)
+    assert back == log
+    assert back.source == str(p)
+    assert read_jsonl(str(p)) == log
+
+
+def test_canonical_file_takes_the_fast_path(tmp_path, monkeypatch):
+    """Files written by write_jsonl never fall back to line-by-line parsing."""
+    recs = [{"stream": f"s{i % 7}", "type": "T", "data": {"i": i, "nested": {"a": [i]}},
+             "time": f"2024-01-01T00:00:{i % 60:02d}Z"} for i in range(3000)]
+    log = EventLog.from_records(recs)
+    p = log.write_jsonl(tmp_path / "log.jsonl")
+
+    def boom(*a, **k):
+        raise AssertionError("slow path used")
+
+    monkeypatch.setattr(jsonl_mod, "_slow_frame", boom)
+    assert read_jsonl(p) == log
+
+
+def test_branch_extra_columns_round_trip(tmp_path, path_kind):
+    log = sample_log()
+    extra = EventLog.from_frame(log.frame.with_columns(
+        pl.Series("parent_seq", [None, 2, 3, None], pl.Int64)))
+    back = read_jsonl(extra.write_jsonl(tmp_path / "b.jsonl"))
+    assert back == extra
+    assert back.frame["parent_seq"].to_list() == [None, 2, 3, None]
+
+
+def test_gzip_is_read_transparently(tmp_path, path_kind):
+    log = sample_log()
+    p = tmp_path / "log.jsonl.gz"
+    p.write_bytes(gzip.compress(log.write_jsonl(tmp_path / "x.jsonl").read_bytes()))
+    assert read_jsonl(p) == log
+
+
+def test_empty_file_is_an_empty_log(tmp_path, path_kind):
+    log = read_jsonl(write(tmp_path, "\n\n"))
+    assert len(log) == 0
+    assert log.frame.columns[:9] == list(jsonl_mod.SCHEMA)
+
+
+# --------------------------------------------------------------------------- lossless payloads
+
+EXACT = [
+    '{"z":1,"a":2,"m":3}',
+    '{"big":123456789012345678901234567890,"neg":-98765432109876543210}',
+    '{"f":1.0,"g":1e300,"h":-0.0,"i":0.1,"j":1.5E-7,"k":12345678901234567.5}',
+    '{"u":"\\u00e9\\ud83d\\ude00 é 😀","esc":"tab\\tquote\\"slash\\\\"}',
+    '{"deep":{"a":{"b":{"c":{"d":{"e":[1,[2,[3,{"f":null}]]]}}}}}}',
+    '{"tricky":",\\"meta\\":{},\\"event_id\\":","k":{"meta":1,"event_id":2}}',
+    "[1,2,3]",
+    '"just text"',
+    "42",
+    "null",
+    "{}",
+]
+
+
+@pytest.mark.parametrize("text", EXACT)
+def test_payload_text_is_kept_exactly(tmp_path, text):
+    """Canonical lines keep the file's exact payload text (fast path on large files)."""
+    body = "".join(
+        f'{{"seq":{i},"stream":"s","version":{i},"type":"T","time":null,"data":{text},'
+        f'"meta":{{"n":{i}}},"event_id":"e{i}","schema_version":1}}\n'
+        for i in range(1, 2501))
+    log = read_jsonl(write(tmp_path, body))
+    assert log.frame["data"].unique().to_list() == [text]
+    assert log.frame["meta"][2499] == '{"n":2500}'
+
+
+@pytest.mark.parametrize("text", EXACT)
+def test_payload_values_round_trip(tmp_path, path_kind, text):
+    """Whichever path parses a line, the value is exactly the file's (big ints included)."""
+    log = read_jsonl(write(tmp_path, f'{{"stream":"s","type":"T","data":{text}}}\n'))
+    value, expected = json.loads(log.frame["data"][0]), json.loads(text)
+    assert value == expected
+    if isinstance(expected, dict):
+        assert list(value) == list(expected)  # key order
+
+
+def test_key_first_seen_on_line_5000_and_changing_types(tmp_path, path_kind):
+    """polars' read_ndjson would infer from 100 rows; nothing here may be lost."""
+    recs = []
+    for i in range(1, 6001):
+        data: dict = {"amount": i}
+        if i >= 5000:
+            data["late"] = {"k": [i]}
+        if i % 3 == 0:
+            data["amount"] = str(i)
+        if i % 5 == 0:
+            data["amount"] = {"value": i}
+        recs.append({"stream": f"s{i % 11}", "type": "T", "data": data})
+    log = EventLog.from_records(recs)
+    back = read_jsonl(log.write_jsonl(tmp_path / "l.jsonl"))
+    assert back == log
+    assert back.event(5000).data["late"] == {"k": [5000]}
+    assert "late" not in back.event(4999).data
+    assert back.event(3).data["amount"] == "3" and back.event(5).data["amount"] == {"value": 5}
+    # foreign file without a data key: the other keys are each line's payload
+    foreign = "".join(json.dumps({"id": f"s{i % 11}", "kind": "T", **r["data"]}) + "\n"
+                      for i, r in enumerate(recs, 1))
+    back = read_jsonl(write(tmp_path, foreign, "f.jsonl"), stream="id", type="kind")
+    assert back.frame["data"].to_list() == log.frame["data"].to_list()
+
+
+# --------------------------------------------------------------------------- foreign files
+
+
+def test_foreign_mapping(tmp_path, path_kind):
+    text = lines(
+        {"aggregate_id": "a", "kind": "Opened", "payload": {"n": 1}, "ts": "2024-01-01T00:00:00Z",
+         "headers": {"actor": "x"}, "tenant": "t1"},
+        {"aggregate_id": "a", "kind": "Closed", "payload": None, "ts": None, "headers": None,
+         "tenant": "t2"},
+    )
+    log = read_jsonl(write(tmp_path, text), stream="aggregate_id", type="kind", data="payload",
+                     time="ts", meta="headers")
+    assert log.frame["data"].to_list() == ['{"n":1}', "null"]
+    assert log.frame["meta"].to_list() == ['{"actor":"x"}', "{}"]
+    assert log.frame["tenant"].to_list() == ["t1", "t2"]
+    assert log.event(1).time.isoformat() == "2024-01-01T00:00:00+00:00"
+    assert log.frame["version"].to_list() == [1, 2]
+
+
+def test_foreign_without_data_key_uses_the_other_keys(tmp_path, path_kind):
+    text = lines({"account": "a", "kind": "Deposited", "amount": 5, "note": "x"},
+                 {"account": "a", "kind": "Renamed", "name": "bob"},
+                 {"account": "b", "kind": "Deposited", "amount": 7, "note": None, "meta": {}})
+    log = read_jsonl(write(tmp_path, text), stream="account", type="kind")
+    assert [dict(e.data) for e in log] == [{"amount": 5, "note": "x"}, {"name": "bob"},
+                                          {"amount": 7, "note": None}]
+
+
+def test_shadowed_canonical_key_is_kept(tmp_path, path_kind):
+    text = lines({"aggregate_id": "a", "stream": "orig", "type": "X", "data": {}})
+    log = read_jsonl(write(tmp_path, text), stream="aggregate_id")
+    assert log.frame["stream"][0] == "a"
+    assert log.frame["stream_source"][0] == "orig"
+
+
+def test_spaced_json_and_many_layouts(tmp_path, path_kind):
+    rows = []
+    for i in range(3000):
+        if i % 3 == 0:
+            rows.append({"stream": f"s{i % 5}", "type": "A", "data": {"i": i}})
+        elif i % 3 == 1:
+            rows.append({"type": "B", "stream": f"s{i % 5}", "data": {"j": [i]}, "meta": {"m": i}})
+        else:
+            rows.append({"stream": f"s{i % 5}", "type": "C"})
+    text = "".join(json.dumps(r) + "\n" for r in rows)  # ", " and ": " separators
+    log = read_jsonl(write(tmp_path, text))
+    assert len(log) == 3000
+    assert log.event(2).meta["m"] == 1
+    assert log.event(2).data == {"j": [1]}
+    assert log.event(3).data == {}
+
+
+def test_mapped_column_missing(tmp_path, path_kind):
+    with pytest.raises(LogFormatError, match=r"'aggregate_id' \(mapped to 'stream'\)"):
+        read_jsonl(write(tmp_path, lines({"stream": "a", "type": "X"})), stream="aggregate_id")
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def test_non_utf8_names_the_line(tmp_path, path_kind):
+    raw = lines({"stream": "a", "type": "X"}).encode() + b'{"stream":"b\xff","type":"X"}\n'
+    with pytest.raises(LogFormatError, match=r"line 2 of .*log\.jsonl.*not UTF-8"):
+        read_jsonl(write(tmp_path, raw))
+
+
+def test_truncated_last_line(tmp_path, path_kind):
+    text = lines({"stream": "a", "type": "X"}) + '{"stream":"a","ty'
+    with pytest.raises(LogFormatError, match=r"line 2 of .*truncated"):
+        read_jsonl(write(tmp_path, text))
+
+
+def test_bad_line_in_the_middle_names_file_and_line(tmp_path, path_kind):
+    good = [{"stream": "a", "type": "X", "data": {"i": i}} for i in range(3000)]
+    text = lines(*good[:1234]) + '{"stream":"a","type":"X","data":{"i":1,}}\n' + lines(*good)
+    with pytest.raises(LogFormatError, match=r"line 1235 of .*log\.jsonl: not valid JSON") as e:
+        read_jsonl(write(tmp_path, text))
+    assert "truncated" not in str(e.value)
+
+
+def test_blank_lines_bom_crlf(tmp_path, path_kind):
+    raw = (b"\xef\xbb\xbf\n  \n" + b'{"stream":"a","type":"X"}\r\n\r\n\t\n'
+           + b'{"stream":"a","type":"Y","time":"not a time"}\r\n')
+    with pytest.raises(LogFormatError, match=r"line 6 of .*'time' is not a time"):
+        read_jsonl(write(tmp_path, raw))
+    log = read_jsonl(write(tmp_path, raw.replace(b"not a time", b"2024-01-01"), "ok.jsonl"))
+    assert log.types == ["X", "Y"]
+
+
+@pytest.mark.parametrize("line,what", [
+    ("[1,2]", "got a JSON array"),
+    ('"event"', "got a JSON string"),
+    ("null", "got a JSON null"),
+    ("12", "got a JSON number"),
+    ('{"stream":"a","type":"X","data":NaN}', "not valid JSON"),
+    ('{"stream":"a","type":"X","data":1e400}', "not valid JSON"),
+    ('{"stream":"a","type":"X","meta":[1]}', "'meta' .* must be a JSON object"),
+    ('{"stream":"a","type":"X","meta":"m"}', "'meta' .* must be a JSON object"),
+    ('{"stream":"a","type":"X"} {"stream":"b"}', "not valid JSON"),
+    ('{"stream":"a","type":"X","data":"\\ud800"}', "not valid JSON"),
+])
+def test_malformed_line(tmp_path, path_kind, line, what):
+    text = lines({"stream": "a", "type": "X"}) + line + "\n"
+    with pytest.raises(LogFormatError, match=rf"line 2 of .*log\.jsonl.*{what}"):
+        read_jsonl(write(tmp_path, text))
+
+
+def test_huge_ints_everywhere(tmp_path, path_kind):
+    text = lines({"stream": "a", "type": "X", "data": {"n": 10**30}, "meta": {"m": -(10**25)},
+                  "extra": 10**40})
+    log = read_jsonl(write(tmp_path, text))
+    assert json.loads(log.frame["data"][0]) == {"n": 10**30}
+    assert json.loads(log.frame["meta"][0]) == {"m": -(10**25)}
+    assert log.frame["extra"][0] == str(10**40)  # beyond Int64: kept as JSON text
+
+
+@pytest.mark.parametrize("rule,line2,message", [
+    ("seq", '{"seq":1,"stream":"a","version":2,"type":"X","event_id":"e2"}',
+     "seq 1 is not greater"),
+    ("id", '{"seq":5,"stream":"b","version":1,"type":"Y","event_id":"e1"}',
+     "event_id='e1' was already used"),
+    ("version", '{"seq":5,"stream":"a","version":1,"type":"Y","event_id":"e2"}', "version 1"),
+    ("stream", '{"seq":5,"stream":null,"type":"X","event_id":"e2"}', "'stream' is missing"),
+])
+def test_validation_errors_cite_the_line(tmp_path, path_kind, rule, line2, message):
+    text = '{"seq":2,"stream":"a","version":1,"type":"X","event_id":"e1"}\n\n' + line2 + "\n"
+    with pytest.raises(LogFormatError, match=rf"line 3 of .*log\.jsonl.*{message}"):
+        read_jsonl(write(tmp_path, text))
+
+
+def test_duplicates_are_passed_through(tmp_path, path_kind):
+    e = {"stream": "a", "version": 1, "type": "X", "event_id": "e1", "data": {"n": 1}}
+    text = lines(e, e, {"stream": "a", "version": 2, "type": "X", "event_id": "e2"})
+    p = write(tmp_path, text)
+    with pytest.raises(LogFormatError, match=r"line 2 of .*duplicates='drop'"):
+        read_jsonl(p)
+    with pytest.warns(DuplicatesDropped):
+        log = read_jsonl(p, duplicates="drop")
+    assert len(log) == 2 and log.duplicates_dropped == 1
+    changed = text.replace('"data":{"n":1}', '"data":{"n":2}', 1)
+    with warnings.catch_warnings(), pytest.raises(LogFormatError, match="different content"):
+        read_jsonl(write(tmp_path, changed, "c.jsonl"), duplicates="drop")
+
+
+# --------------------------------------------------------------------------- properties
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+records = st.lists(
+    st.fixed_dictionaries({
+        "stream": st.sampled_from(["a", "b", 'c"\\,"meta":', "d\u00e9"]),
+        "type": st.sampled_from(["X", "Y"]),
+        "data": json_values,
+        "meta": st.dictionaries(st.text(max_size=4), json_values, max_size=2),
+    }),
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(recs=records)
+def test_records_jsonl_round_trip_on_both_paths(tmp_path_factory, recs):
+    log = EventLog.from_records(recs)
+    p = log.write_jsonl(tmp_path_factory.mktemp("h") / "h.jsonl")
+    for fast in (0, 10**9):
+        jsonl_mod.FAST_MIN_ROWS = fast
+        try:
+            assert read_jsonl(p) == log
+        finally:
+            jsonl_mod.FAST_MIN_ROWS = 2_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(objs=st.lists(st.dictionaries(st.sampled_from(["stream", "type", "k", "m", "data"]),
+                                     json_values, max_size=5), min_size=1, max_size=8))
+def test_both_paths_agree_on_foreign_lines(tmp_path_factory, objs):
+    """Whatever the vectorised path accepts, it reads as the line-by-line path does."""
+    objs = [{"stream": "s", "type": "T", **o} for o in objs]
+    text = "".join(jsonl_mod.dumps(o) + "\n" for o in objs)
+    p = tmp_path_factory.mktemp("f") / "f.jsonl"
+    p.write_text(text)
+    results = []
+    for fast in (0, 10**9):
+        jsonl_mod.FAST_MIN_ROWS = fast
+        try:
+            results.append(read_jsonl(p))
+        except LogFormatError as exc:
+            results.append(str(exc))
+        finally:
+            jsonl_mod.FAST_MIN_ROWS = 2_000
+    fast_r, slow_r = results
+    if isinstance(fast_r, str) or isinstance(slow_r, str):
+        assert fast_r == slow_r
+    else:
+        assert [e.to_dict() for e in fast_r] == [e.to_dict() for e in slow_r]
