@@ -82,6 +82,11 @@ def scalar(value: Any, limit: int = VALUE_CHARS) -> str:
             f"{esc(short(json_text(value), limit))}</span>")
 
 
+def _text(json_value: str, limit: int = VALUE_CHARS) -> str:
+    """JSON text (as in a diff frame) as an escaped span."""
+    return f'<span class="es-v">{esc(short(json_value, limit))}</span>'
+
+
 # ---------------------------------------------------------------------------- the event
 
 
@@ -120,7 +125,7 @@ def changes_html(changes: Diff, limit: int = 12) -> str:
     if not changes:
         return '<div class="es-changes es-none">no change to the state</div>'
     chips = []
-    for path, op, _b, _a in changes._rows[:limit]:
+    for path, op in changes.frame.head(limit).select("path", "op").iter_rows():
         chips.append(f'<code class="es-chip es-op-{esc(op)}">{esc(path or "(root)")}</code>')
     more = len(changes) - limit
     tail = f' <span class="es-more">… {more} more</span>' if more > 0 else ""
@@ -134,16 +139,16 @@ def changes_html(changes: Diff, limit: int = 12) -> str:
 class _Ctx:
     def __init__(self, changes: Diff, page: int, page_size: int) -> None:
         self.op: dict[str, str] = {}
-        self.before: dict[str, Any] = {}
-        self.removed: dict[str, list[tuple[str, str, Any]]] = {}
+        self.before: dict[str, str] = {}  # JSON text of the value before
+        self.removed: dict[str, list[tuple[str, str, str]]] = {}
         self.touched: set[str] = {""}
         self.children: dict[str, set[str]] = {}  # path -> tokens of its touched children
-        for path, op, before, _after in changes._rows:
+        for path, op, before, _after in changes.frame.iter_rows():
             self.op[path] = op
-            self.before[path] = before
+            self.before[path] = before or ""
             parent, _, key = path.rpartition("/")
             if op == "remove":
-                self.removed.setdefault(parent, []).append((path, key, before))
+                self.removed.setdefault(parent, []).append((path, key, before or ""))
             p = path
             while p:
                 self.touched.add(p)
@@ -196,7 +201,7 @@ def _node(value: Any, path: str, label: str, depth: int, ctx: _Ctx) -> str:
     if not container:
         shown = scalar(value)
         if op == "replace":
-            shown = f'<del class="es-before">{scalar(ctx.before.get(path))}</del> → {shown}'
+            shown = f'<del class="es-before">{_text(ctx.before.get(path, ""))}</del> → {shown}'
         return f"<div {attrs}>{key}{shown}</div>"
     n = len(value)
     brackets = ("{", "}") if isinstance(value, Mapping) else ("[", "]")
@@ -208,7 +213,7 @@ def _node(value: Any, path: str, label: str, depth: int, ctx: _Ctx) -> str:
         return f'<div {attrs}>{key}<span class="es-preview">{preview}</span> {size}</div>'
     before = ""
     if op == "replace":
-        before = f' <del class="es-before">{esc(short(json_text(ctx.before.get(path)), 80))}</del>'
+        before = f' <del class="es-before">{esc(short(ctx.before.get(path, ""), 80))}</del>'
     inner = _children(value, path, depth, ctx)
     return (f"<div {attrs}>{key}{brackets[0]} {size}{before}"
             f'<div class="es-children">{inner}</div>{brackets[1]}</div>')
@@ -269,7 +274,7 @@ def _children(value: Any, path: str, depth: int, ctx: _Ctx) -> str:
     for rpath, key, before in ctx.removed.get(path, []):
         out.append(f'<div class="es-row es-changed es-op-remove" data-path="{esc(rpath)}">'
                    f'<span class="es-k">{esc(key)}</span>: '
-                   f'<del class="es-before">{scalar(before)}</del> (removed)</div>')
+                   f'<del class="es-before">{_text(before)}</del> (removed)</div>')
     out.append(rest)
     return "".join(out)
 
@@ -509,7 +514,7 @@ def track_points(rp: Replay, selector: Callable[[Any], Any] | None) -> dict[str,
     """A tracked value sampled to ≤ TRACK_POINTS numeric points (seq, value)."""
     if selector is None:
         return {}
-    every = max(1, len(rp) // TRACK_POINTS)
+    every = max(1, -(-len(rp) // TRACK_POINTS))
     frame = rp.track(lambda s: safe_select(selector, s), every=every)
     values = frame["value"]
     if values.dtype == pl.Boolean:

@@ -16,7 +16,9 @@ chart raises ``MaxRowsError`` or ships a million rows to the browser.
 Offline rendering: in a notebook (an IPython kernel), the first chart made here switches
 altair from its default renderer (which loads vega from a CDN) to static SVG through
 ``vl-convert``; :func:`enable_offline` does it explicitly. A renderer the user chose
-themselves is left alone. Nothing here imports Jupyter.
+themselves is left alone. Importing this module imports neither altair nor anything from
+Jupyter; altair is imported by the first chart (and altair itself imports ipywidgets and
+anywidget when they are installed).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import polars as pl
 
 if TYPE_CHECKING:
+    import altair as alt
+
     from estime.log import EventLog
     from estime.projection import Replay
 
@@ -69,6 +72,8 @@ def enable_offline() -> str:
     Only altair's ``default`` renderer is replaced: a renderer chosen by the user stays.
     Without ``vl-convert-python`` installed a warning says how to install it.
     """
+    import altair as alt
+
     if alt.renderers.active != "default":
         return str(alt.renderers.active)
     try:
@@ -94,9 +99,14 @@ def _in_kernel() -> bool:
     return shell is not None and "Kernel" in type(shell).__name__
 
 
-def _auto_offline() -> None:
+def _altair() -> Any:
+    """altair, imported on first use (it pulls in Jupyter packages when they are installed),
+    set to render offline inside a kernel."""
+    import altair
+
     if _in_kernel():
         enable_offline()
+    return altair
 
 
 # ---------------------------------------------------------------------------- colours
@@ -115,6 +125,8 @@ def type_colors(types: Sequence[str]) -> dict[str, str]:
 
 
 def _color(types: Sequence[str]) -> alt.Color:
+    import altair as alt
+
     colors = type_colors(types)
     return alt.Color("type:N", title="type",
                      scale=alt.Scale(domain=list(colors), range=list(colors.values())))
@@ -154,7 +166,7 @@ def events_over_time(log: EventLog, *, lanes: str = "auto", x: str = "auto",
     ``max_rows`` events each event is a tick; beyond, events are counted in ``bins`` bins
     per lane and type (fewer bins when there are many lanes), drawn as stacked bars.
     """
-    _auto_offline()
+    alt = _altair()
     if lanes not in ("auto", "stream", "type"):
         raise ValueError(f"lanes must be 'auto', 'stream' or 'type', got {lanes!r}")
     xcol = _x_axis(log, x)
@@ -217,7 +229,7 @@ def _binned_counts(f: pl.DataFrame, xcol: str, lane: str, nbins: int) -> pl.Data
 def type_counts(log: EventLog, *, by: str = "type", top: int = 20) -> alt.Chart:
     """A bar chart of the number of events per type (or per stream with ``by="stream"``),
     the ``top`` most frequent first, the rest counted as ``(other)``."""
-    _auto_offline()
+    alt = _altair()
     if by not in ("type", "stream"):
         raise ValueError(f"by must be 'type' or 'stream', got {by!r}")
     counts = log.frame[by].value_counts(sort=True, name="count")
@@ -271,7 +283,7 @@ def tracked(data: pl.DataFrame | Replay, selector: Callable[[Any], Any] | None =
     Replay with ``selector``. ``cursor`` draws a rule at that seq. Beyond ``max_rows`` points
     the line shows each bin's last value over a band from its min to its max.
     """
-    _auto_offline()
+    alt = _altair()
     frame = _as_frame(data, selector, "track")
     _need(frame, ("seq", "value"))
     frame = frame.select("seq", _numeric(frame["value"]).alias("value"))
@@ -303,7 +315,7 @@ def branch_comparison(data: Any, selector: Callable[[Any], Any] | None = None, *
     ``Comparison.track(selector)``, or a Comparison with ``selector``. ``divergence`` draws a
     rule at that seq. Long frames are binned as in :func:`tracked`.
     """
-    _auto_offline()
+    alt = _altair()
     frame = _as_frame(data, selector, "track")
     _need(frame, ("seq", "a", "b"))
     frame = frame.select("seq", _numeric(frame["a"]).alias("a"), _numeric(frame["b"]).alias("b"))
@@ -324,6 +336,8 @@ def branch_comparison(data: Any, selector: Callable[[Any], Any] | None = None, *
 
 
 def _rule(seq: int) -> alt.Chart:
+    import altair as alt
+
     return alt.Chart(pl.DataFrame({"seq": [seq]})).mark_rule(color="#d62728").encode(x="seq:Q")
 
 

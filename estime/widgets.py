@@ -145,7 +145,7 @@ class TimeSlider(_Widget):
     position = t.Int(0).tag(sync=True)
     n = t.Int(0).tag(sync=True)
     last_seq = t.Int(0).tag(sync=True)
-    rendered = t.Int(-1).tag(sync=True)
+    rendered = t.Int(0).tag(sync=True)
     playing = t.Bool(False).tag(sync=True)
     interval = t.Int(250).tag(sync=True)
     stride = t.Int(1).tag(sync=True)
@@ -232,8 +232,10 @@ class TimeSlider(_Widget):
 
     @_guard
     def _on_position(self, change: dict[str, Any]) -> None:
-        if change["new"] != self._cursor.index or self.rendered != change["new"]:
+        if change["new"] != self._cursor.index:
             self._go(change["new"])
+        else:
+            self.rendered += 1
 
     @_guard
     def _on_seq(self, change: dict[str, Any]) -> None:
@@ -255,7 +257,7 @@ class TimeSlider(_Widget):
                               type=str(content.get("type", "")),
                               stream=str(content.get("stream", "")))
             if not found:
-                self.rendered = self.position  # release a waiting front end
+                self.rendered += 1  # release a waiting front end
         else:
             raise ValueError(f"unknown action {act!r}")
 
@@ -263,25 +265,24 @@ class TimeSlider(_Widget):
 
     def _go(self, index: int) -> None:
         index = max(0, min(index, self.n))
-        try:
-            state, changes = self._cursor.move(index)
-            self._state, self._changes = state, changes
-            seq = self._cursor.seq_of(index)
-            event = None if index == 0 else next(self.replay.log.iter_events(index - 1, index))
-            value = "" if self.selector is None else R.short(R.json_text(
-                R.safe_select(self.selector, state)), 200)
-            paths = [c[0] for c in changes._rows]
-            with self.hold_sync():
+        with self.hold_sync():
+            try:
+                state, changes = self._cursor.move(index)
+                self._state, self._changes = state, changes
+                event = (None if index == 0 else
+                         next(self.replay.log.iter_events(index - 1, index)))
+                value = "" if self.selector is None else R.short(R.json_text(
+                    R.safe_select(self.selector, state)), 200)
                 self.position = index
-                self.seq = seq
+                self.seq = self._cursor.seq_of(index)
                 self.error = ""
                 self.event_html = R.event_html(event, self.replay.log.source)
                 self.changes_html = R.changes_html(changes)
-                self.changed_paths = paths[:500]
+                self.changed_paths = changes.frame["path"].head(500).to_list()
                 self.value_text = value
                 self._render_state()
-        finally:
-            self.rendered = index
+            finally:
+                self.rendered += 1  # the front end waits for this before its next request
 
     def _render_state(self) -> None:
         html_text, pager = R.state_html(self._state, self._changes, page=self.page,
@@ -595,7 +596,7 @@ class BranchView(_Widget):
                 frame = frame.with_columns(pl.col(c).cast(pl.Int64))
         if not (frame["a"].dtype.is_numeric() and frame["b"].dtype.is_numeric()):
             return {"note": "the tracked value is not a number"}
-        every = max(1, frame.height // R.TRACK_POINTS)
+        every = max(1, -(-frame.height // R.TRACK_POINTS))
         keep = frame.gather_every(every)
         if frame.height and (frame.height - 1) % every:
             keep = pl.concat([keep, frame.tail(1)])
