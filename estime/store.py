@@ -5,34 +5,28 @@
 >>> with EventStore(path) as store:
 ...     store.append("acc-1", [{"type": "Opened", "data": {"owner": "ada"}}], expected_version=0)
 ...     store.append("acc-1", [{"type": "Deposited", "data": {"amount": 5}}], expected_version=1)
-...     log = store.load()
+...     log, version = store.load(), store.version("acc-1")
 [1]
 [2]
->>> [e.type for e in log], store.version("acc-1")
+>>> [e.type for e in log], version
 (['Opened', 'Deposited'], 2)
 
-Schema (``STORE_SCHEMA`` 1; ``PRAGMA application_id`` marks the file as an estime store and
-``PRAGMA user_version`` holds the schema version, also recorded in the ``estime_meta`` table):
-one ``STRICT`` table ``events`` with the canonical columns, ``seq INTEGER PRIMARY KEY
-AUTOINCREMENT`` (positions are never reused), ``UNIQUE(stream, version)``, ``UNIQUE(event_id)``
-and an index on ``type``. ``time`` is ISO 8601 text in UTC with microseconds
-(``2024-05-01T12:00:00.000000Z``); ``data`` and ``meta`` are compact JSON text.
+Schema ``STORE_SCHEMA`` 1 (``PRAGMA user_version``; ``PRAGMA application_id`` marks an estime
+store): a ``STRICT`` table ``events`` with the canonical columns, ``seq INTEGER PRIMARY KEY
+AUTOINCREMENT`` (never reused), ``UNIQUE(stream, version)``, ``UNIQUE(event_id)``, an index on
+``type``; ``time`` is UTC ISO text with microseconds (``2024-05-01T12:00:00.000000Z``), ``data``
+and ``meta`` compact JSON. It is append-only *in the database*, whoever writes the file:
+triggers abort every UPDATE and DELETE and every INSERT that reuses a seq, event_id or (stream,
+version) (``INSERT OR REPLACE`` deletes without firing delete triggers) or goes back in seq or
+version order; CHECK constraints refuse non-JSON payloads and other time formats. Other tables
+may live beside it (``branches``: :mod:`estime.branch_store`).
 
-The log is append-only *at the database level*, whoever writes to the file: triggers abort
-every ``UPDATE`` and ``DELETE`` and every ``INSERT`` that would reuse a seq, an event_id or a
-(stream, version) (``INSERT OR REPLACE`` deletes rows without firing delete triggers) or go
-back in seq or version order; ``CHECK`` constraints refuse payloads that are not JSON and
-times in another format. Other tables may live beside ``events`` (branches, issue 5).
-
-Durability: WAL mode with ``synchronous=FULL`` by default, so an append that returned
-survives a process crash *and* a power loss (one fsync per append call). ``durable=False``
-uses ``synchronous=NORMAL``: still atomic and never corrupt after a crash, but the last
-appends may be lost on power loss; about 100 times faster for many tiny appends.
-
-Concurrency: any number of processes may open the same file. Writes take ``BEGIN
-IMMEDIATE`` (waiting up to ``timeout`` seconds for another writer); reads see a consistent
-snapshot and never block writers. Optimistic concurrency: pass ``expected_version`` and, on
-:class:`~estime.errors.ConcurrencyError`, reload, re-decide and retry.
+Durability: WAL with ``synchronous=FULL``: an append that returned survives a crash and a power
+loss (one fsync per call). ``durable=False`` (``synchronous=NORMAL``) stays atomic and
+uncorrupted after a crash but may lose the last appends on power loss; far faster for many tiny
+appends. Concurrency: many processes may share the file; writes take ``BEGIN IMMEDIATE``
+(waiting up to ``timeout`` s), reads see a snapshot and never block. Optimistic concurrency: pass
+``expected_version``; on :class:`~estime.errors.ConcurrencyError` reload, decide again, retry.
 """
 
 from __future__ import annotations
@@ -190,14 +184,12 @@ class EventStore:
             conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             conn.execute("PRAGMA cache_size = -65536")
             self._setup()
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             conn.close()
             self._conn = None
-            raise LogFormatError(f"{self.path} is not a readable SQLite database ({exc}); "
-                                 "give the path of an estime store or of a new file") from None
-        except BaseException:
-            conn.close()
-            self._conn = None
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise LogFormatError(f"{self.path} is not a readable SQLite database ({exc}); "
+                                     "give the path of an estime store or a new file") from None
             raise
 
     # ------------------------------------------------------------------ schema
@@ -298,7 +290,7 @@ class EventStore:
                 "SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
     def version(self, stream: str) -> int:
-        """The version of ``stream``: its number of events, 0 when it has none."""
+        """The version of ``stream``'s last event (its event count), 0 when it has none."""
         _text_name(stream, "stream")
         with self._lock:
             row = self.conn.execute(
@@ -381,25 +373,20 @@ class EventStore:
 
     def append(self, stream: str, events: Iterable[Event | Mapping[str, Any]] | Event
                | Mapping[str, Any], expected_version: int | None = None) -> list[int]:
-        """Append ``events`` to ``stream`` atomically and return their seqs.
+        """Append ``events`` to ``stream`` atomically (all or nothing); return their seqs.
 
-        ``events`` are :class:`~estime.Event` values or mappings with ``type`` and ``data``
-        (optional ``meta``, ``event_id``, ``time``, ``schema_version``; an Event's or a
-        mapping's ``seq`` and ``version`` are ignored: the store assigns them, versions
-        consecutively). A missing ``event_id`` becomes the UUIDv5 of (stream, version), a
-        missing ``time`` the current UTC time.
+        ``events``: :class:`~estime.Event` values or mappings with ``type`` and ``data``
+        (optional ``meta``, ``event_id``, ``time``, ``schema_version``; ``seq`` and ``version``
+        are assigned, versions consecutively). A missing event_id becomes the UUIDv5 of
+        (stream, version), a missing time the current UTC time. ``expected_version``: ``None``
+        no check, ``0`` a new stream, ``n`` the stream's version, else ``ConcurrencyError``.
 
-        ``expected_version``: ``None`` no check; ``0`` the stream must be new; ``n`` the
-        stream must be at version ``n``, else :class:`~estime.errors.ConcurrencyError`.
-
-        Idempotency: an event whose event_id is already stored with the same stream, type,
-        data, meta and schema_version (compared as canonical JSON; the time is not compared)
-        is not stored again: its existing seq is returned. When *every* event of the call is
-        already stored, the call is a retry of a committed append and succeeds whatever
-        ``expected_version`` says; otherwise the version check applies to the new events.
-        A retry without event_ids is recognised when it passes the same ``expected_version``
-        (the assigned ids derive from it). Same event_id with other content:
-        :class:`~estime.errors.ImmutableLogError`.
+        Idempotent: an event whose event_id is stored with the same stream, type, data, meta
+        and schema_version (canonical JSON; time not compared) is not stored again, its seq is
+        returned. A call whose events are *all* stored is a retry of a committed append and
+        succeeds whatever ``expected_version`` says; a retry without event_ids is recognised
+        when it passes the same ``expected_version`` (the ids derive from it). The same
+        event_id with other content: :class:`~estime.errors.ImmutableLogError`.
         """
         _text_name(stream, "stream")
         if stream == MARKER_STREAM:
@@ -408,8 +395,12 @@ class EventStore:
         if expected_version is not None:
             expected_version = _int(expected_version, "expected_version", 0)
         pending = self._prepare(stream, events)
-        with self._write() as conn:
-            return self._append(conn, stream, pending, expected_version)
+        try:
+            with self._write() as conn:
+                return self._append(conn, stream, pending, expected_version)
+        except UnicodeEncodeError as exc:
+            raise LogFormatError(f"append to stream {stream!r}: a type or event_id is not "
+                                 f"valid Unicode text ({exc}). Nothing was stored.") from None
 
     def _prepare(self, stream: str, events: Any) -> list[_Pending]:
         if isinstance(events, (Event, Mapping)):
@@ -417,14 +408,15 @@ class EventStore:
         now: str | None = None
         out: list[_Pending] = []
         ids: dict[str, int] = {}
+        prefix = f"append to stream {stream!r}: event "
         for i, ev in enumerate(events):
-            where = f"append to stream {stream!r}: event {i}"
+            where = f"{prefix}{i}"
             if isinstance(ev, Event):
                 fields: Mapping[str, Any] = ev._asdict()
-            elif isinstance(ev, Mapping):
+            elif type(ev) is dict or isinstance(ev, Mapping):
                 fields = ev
-                unknown = [k for k in fields if k not in _FIELDS]
-                if unknown:
+                if not fields.keys() <= _FIELDS:
+                    unknown = [k for k in fields if k not in _FIELDS]
                     raise LogFormatError(
                         f"{where}: unknown field {unknown[0]!r}; an event has type, data, meta, "
                         "event_id, time and schema_version (put payload fields under 'data')")
@@ -440,7 +432,8 @@ class EventStore:
             texts = []
             for name in ("data", "meta"):
                 value = fields.get(name)
-                if name == "meta" and value is not None and not isinstance(value, Mapping):
+                if name == "meta" and not (value is None or type(value) is dict
+                                           or isinstance(value, Mapping)):
                     raise LogFormatError(f"{where}: field 'meta' must be a mapping (a JSON "
                                          f"object), got {type(value).__name__}")
                 try:
@@ -451,7 +444,8 @@ class EventStore:
                                          "and None only.") from None
             event_id = fields.get("event_id")
             if event_id is not None:
-                _text_name(event_id, f"{where}: field 'event_id'")
+                if type(event_id) is not str or not event_id:
+                    _text_name(event_id, f"{where}: field 'event_id'")
                 if event_id in ids:
                     raise LogFormatError(f"{where} repeats the event_id {event_id!r} of event "
                                          f"{ids[event_id]} in the same append")
@@ -496,8 +490,12 @@ class EventStore:
         tentative = [p.event_id or event_id_for(stream, base + i + 1)
                      for i, p in enumerate(pending)]
         seqs: list[int | None] = [None] * len(pending)
-        if pending:
-            stored = self._stored(conn, tentative)
+        # Ids assigned from versions above the stream's cannot be stored yet: look up only
+        # given ids, and assigned ones when the stream moved past expected_version (a retry?).
+        lookup = [t for t, p in zip(tentative, pending)
+                  if p.event_id is not None or base != current]
+        if lookup:
+            stored = self._stored(conn, lookup)
             for i, p in enumerate(pending):
                 row = stored.get(tentative[i])
                 if row is None:

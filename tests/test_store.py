@@ -219,6 +219,8 @@ def test_expected_version_must_be_a_non_negative_int(store: EventStore, bad):
     ([ev(event_id="")], r"event 0: field 'event_id' must be a non-empty string"),
     ([ev(), "Deposited"], r"event 1 is a str, not an Event or a mapping"),
     ([ev(stream="b")], r"event 0 belongs to stream 'b'"),
+    ([ev(type_="X\ud800")], r"a type or event_id is not valid Unicode"),
+    ([ev(event_id="\udc00")], r"a type or event_id is not valid Unicode"),
 ])
 def test_bad_events_are_refused_whole(store: EventStore, events, pattern):
     store.append("a", [ev()])
