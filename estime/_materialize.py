@@ -20,7 +20,8 @@ from estime._json import to_json_text
 from estime.log import EventLog
 
 if TYPE_CHECKING:
-    from estime.branch import Branch, _New
+    from estime._edits import _New
+    from estime.branch import Branch
 
 __all__ = ["materialize"]
 
@@ -80,7 +81,12 @@ def materialize(b: Branch) -> EventLog:
             pl.lit(None, pl.Int64).alias("parent_seq"), pl.lit(False).alias("_drop"))
         t = pl.concat([t, ins.select(t.columns)], how="vertical_relaxed")
     t = t.sort("_anchor", "_sub", "_ord")
-    base = head.group_by("stream").agg(pl.col("version").max().alias("_base"))
+    # the version before the fork of each stream an added event belongs to (parent rows
+    # carry their own version, which the forward fill below spreads)
+    new_streams = list({e.stream for _, _, e in plan.inserts})
+    base = head.filter(pl.col("stream").is_in(new_streams)).group_by("stream").agg(
+        pl.col("version").max().alias("_base")) if new_streams else pl.DataFrame(
+        schema={"stream": pl.String, "_base": pl.Int64})
     ins_flag = pl.col("parent_seq").is_null().cast(pl.Int64)
     drop_flag = pl.col("_drop").cast(pl.Int64)
     t = t.join(base, on="stream", how="left", maintain_order="left")

@@ -24,7 +24,9 @@ The two logs are aligned on their longest common prefix of event_ids (row i with
 After it, when one is a branch of the other, or both descend from a common log through
 branches, events pair by the seq they had in that common log (``parent_seq``, followed up
 the chain of branches); an inserted event pairs with the event inserted at the same place on
-the other side, if any. Unrelated logs pair by position. Every aligned step is a pair
+the other side, if any. A branch's ``.log`` passed as a plain EventLog is recognised as a
+branch of the other log when its parent_seqs are that log's seqs and most of those events
+share their event_id. Unrelated logs pair by position. Every aligned step is a pair
 ``(event_a, event_b)`` where either side may be None (that side has no event there).
 
 ``first_divergence`` is the first aligned pair after which the two states differ (None when
@@ -62,6 +64,7 @@ _CANON = ["seq", "stream", "version", "type", "time", "data", "meta", "event_id"
 _MAX_POINTS = 5_000
 _BINS = 600
 _NO_ANCHOR = -(2**62)
+_UNSET: Any = object()
 
 
 def compare(projection: Projection, a: EventLog | Branch, b: EventLog | Branch,
@@ -144,18 +147,34 @@ def _common(ca: list[tuple[EventLog, Branch | None]], cb: list[tuple[EventLog, B
     return None
 
 
-def _prefix(fa: pl.DataFrame, fb: pl.DataFrame, cols: list[str]) -> int:
-    """Length of the longest common prefix of rows equal in ``cols``."""
+def _prefix(fa: pl.DataFrame, fb: pl.DataFrame, cols: list[str], start: int = 0) -> int:
+    """Length of the longest common prefix of rows equal in ``cols`` (rows before ``start``
+    are known to be equal)."""
     m = min(fa.height, fb.height)
-    if m == 0:
-        return 0
+    start = min(start, m)
+    if m == start:
+        return m
     exprs = [pl.col(c).ne_missing(pl.col(f"__b_{c}")) for c in cols]
-    both = pl.concat([fa.head(m).select(cols),
-                      fb.head(m).select([pl.col(c).alias(f"__b_{c}") for c in cols])],
-                     how="horizontal")
+    both = pl.concat([fa.slice(start, m - start).select(cols),
+                      fb.slice(start, m - start).select(
+                          [pl.col(c).alias(f"__b_{c}") for c in cols])], how="horizontal")
     diff = both.select(pl.any_horizontal(exprs).alias("d"))["d"]
     hits = diff.arg_true()
-    return int(hits[0]) if len(hits) else m
+    return start + int(hits[0]) if len(hits) else m
+
+
+def _shared(a: Any, b: Any) -> int:
+    """Rows both logs hold by construction: a branch shares its parent's first rows."""
+    from estime.branch import Branch
+
+    la, lb = _as_log(a), _as_log(b)
+    if isinstance(b, Branch) and (b.parent is a or b.parent_log is la):
+        return b._k
+    if isinstance(a, Branch) and (a.parent is b or a.parent_log is lb):
+        return a._k
+    if isinstance(a, Branch) and isinstance(b, Branch) and a.parent_log is b.parent_log:
+        return min(a._k, b._k)
+    return 0
 
 
 def _keys(anc: pl.Series, start: int) -> pl.DataFrame:
@@ -168,16 +187,37 @@ def _keys(anc: pl.Series, start: int) -> pl.DataFrame:
         "idx", "k", "sub", "j")
 
 
+def _child_of(child: EventLog, parent: EventLog) -> bool:
+    """Whether ``child`` (a branch's ``.log`` passed as a plain EventLog) was forked from
+    ``parent``: every parent_seq is a seq of ``parent`` and most of those events (the ones
+    the branch kept unchanged) have the same event_id there."""
+    if "parent_seq" not in child.frame.columns or "parent_seq" in parent.frame.columns:
+        return False
+    kids = child.frame.select("parent_seq", "event_id").drop_nulls("parent_seq")
+    if kids.height == 0:
+        return False
+    j = kids.join(parent.frame.select(pl.col("seq").alias("parent_seq"),
+                                      pl.col("event_id").alias("__pid")),
+                  on="parent_seq", how="left")
+    if j["__pid"].null_count():
+        return False
+    return bool((j["__pid"] == j["event_id"]).mean() >= 0.5)  # type: ignore[operator]
+
+
 def align(a: Any, b: Any) -> tuple[int, pl.DataFrame, str]:
     """``(prefix, pairs, rule)``: rows ``[0, prefix)`` pair with themselves; ``pairs`` (ia, ib,
     nullable row indices) aligns the rest; ``rule`` is "lineage" or "position"."""
     la, lb = _as_log(a), _as_log(b)
-    p = _prefix(la.frame, lb.frame, ["event_id"])
+    p = _prefix(la.frame, lb.frame, ["event_id"], _shared(a, b))
     ca, cb = _chain(a), _chain(b)
     common = _common(ca, cb)
     if common is not None:
         anc_a, anc_b = _ancestor_seqs(ca, common[0]), _ancestor_seqs(cb, common[1])
         rule = "lineage"
+    elif _child_of(lb, la):
+        anc_a, anc_b, rule = la.frame["seq"], lb.frame["parent_seq"], "lineage"
+    elif _child_of(la, lb):
+        anc_a, anc_b, rule = la.frame["parent_seq"], lb.frame["seq"], "lineage"
     else:
         anc_a = pl.int_range(0, la.frame.height, dtype=pl.Int64, eager=True)
         anc_b = pl.int_range(0, lb.frame.height, dtype=pl.Int64, eager=True)
@@ -260,7 +300,7 @@ class Comparison:
 
     @cached_property
     def _content_prefix(self) -> int:
-        return _prefix(self.log_a.frame, self.log_b.frame, _CANON)
+        return _prefix(self.log_a.frame, self.log_b.frame, _CANON, _shared(self.a, self.b))
 
     @cached_property
     def _plan(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -287,8 +327,9 @@ class Comparison:
             return None
         last = int(todo[-1])
         ra, rb = self.replay_a, self.replay_b
-        sa = ra._state_at_index(c)
-        sb = rb._state_at_index(c)
+        # a side's state at c is only materialised if its first steps have no event
+        sa: Any = _UNSET
+        sb: Any = _UNSET
         ga = ra.steps(c)
         gb = rb.steps(c)
         bar = progress(last + 1, "compare")
@@ -297,8 +338,12 @@ class Comparison:
                 ea = eb = None
                 if ia[t] >= 0:
                     ea, sa = next(ga)
+                elif sa is _UNSET:
+                    sa = ra._state_at_index(c)
                 if ib[t] >= 0:
                     eb, sb = next(gb)
+                elif sb is _UNSET:
+                    sb = rb._state_at_index(c)
                 if not ident[t] and _differ(sa, sb):
                     return ea, eb
                 if t % 4096 == 0:
@@ -333,19 +378,21 @@ class Comparison:
             seq_b.append(e.seq)
             va.append(v)
             vb.append(v)
-        sa = ra._state_at_index(c)
-        sb = rb._state_at_index(c)
-        cur_a = _value(selector, sa)
-        cur_b = _value(selector, sb)
+        cur_a: Any = _UNSET
+        cur_b: Any = _UNSET
         ga, gb = ra.steps(c), rb.steps(c)
         for t in range(len(ia)):
             sqa = sqb = None
             if ia[t] >= 0:
                 e, s = next(ga)
                 sqa, cur_a = e.seq, _value(selector, s)
+            elif cur_a is _UNSET:
+                cur_a = _value(selector, ra._state_at_index(c))
             if ib[t] >= 0:
                 e, s = next(gb)
                 sqb, cur_b = e.seq, _value(selector, s)
+            elif cur_b is _UNSET:
+                cur_b = _value(selector, rb._state_at_index(c))
             seq_a.append(sqa)
             seq_b.append(sqb)
             va.append(cur_a)

@@ -46,7 +46,8 @@ from estime._json import thaw
 from estime.errors import BranchError
 
 if TYPE_CHECKING:
-    from estime.branch import Branch, _Edit
+    from estime._edits import _Edit
+    from estime.branch import Branch
     from estime.log import Event
     from estime.projection import Projection
 

@@ -105,17 +105,8 @@ def _subset(log: EventLog, rows: dict[int, int]) -> EventLog:
     return EventLog._trusted(f, log.source)
 
 
-def causes(log: EventLog | Branch, event: str | int | Event) -> EventLog:
-    """Every ancestor of ``event`` through ``meta.causation_id`` links, transitively.
-
-    ``event`` is an event_id, a seq or an Event of the log. The result is an EventLog of
-    those events in seq order (its ``.frame`` is the frame of events) with an extra column
-    ``depth`` (1 = the direct cause). A causation_id that names no event of the log (a
-    command id, an event outside this slice) ends the chain; a cycle is followed once.
-    """
-    lg = _log(log)
-    links = _links(lg)
-    i = _start(lg, links, event)
+def _ancestors(links: _Links, i: int) -> dict[int, int]:
+    """Row → depth of every ancestor of row ``i`` (the chain of causation ids)."""
     seen: dict[int, int] = {}
     depth = 0
     cause = links.cause[i]
@@ -126,7 +117,20 @@ def causes(log: EventLog | Branch, event: str | int | Event) -> EventLog:
         depth += 1
         seen[j] = depth
         cause = links.cause[j]
-    return _subset(lg, seen)
+    return seen
+
+
+def causes(log: EventLog | Branch, event: str | int | Event) -> EventLog:
+    """Every ancestor of ``event`` through ``meta.causation_id`` links, transitively.
+
+    ``event`` is an event_id, a seq or an Event of the log. The result is an EventLog of
+    those events in seq order (its ``.frame`` is the frame of events) with an extra column
+    ``depth`` (1 = the direct cause). A causation_id that names no event of the log (a
+    command id, an event outside this slice) ends the chain; a cycle is followed once.
+    """
+    lg = _log(log)
+    links = _links(lg)
+    return _subset(lg, _ancestors(links, _start(lg, links, event)))
 
 
 def effects(log: EventLog | Branch, event: str | int | Event) -> EventLog:
@@ -270,15 +274,12 @@ def _priority(log: EventLog, rows: np.ndarray, symptom: Any) -> list[int]:
     cand = set(rows.tolist())
     out: list[int] = []
     if len(log):
+        links = _links(log)
         target = symptom if symptom is not None else int(log.frame["seq"][-1])
-        anc = causes(log, target).frame
-        if anc.height:
-            idx = [log.index_of(s) - 1 for s in anc["seq"].to_list()]
-            for _, i in sorted(zip(anc["depth"].to_list(), idx)):
-                if i in cand:
-                    out.append(i)
+        anc = _ancestors(links, _start(log, links, target))
+        out = [i for i, _ in sorted(anc.items(), key=lambda kv: kv[1]) if i in cand]
     first = set(out)
-    out += [int(i) for i in rows[::-1] if int(i) not in first]
+    out += [i for i in rows[::-1].tolist() if i not in first]
     return out
 
 
@@ -369,11 +370,11 @@ def culprits(log: EventLog | Branch, projection: Projection, outcome: Callable[[
     found: list[int] | None = None
     exhausted = False
     cand = rows.tolist()
+    order = _priority(lg, rows, symptom) if cand else []
     try:
         if cand and flips(cand):
             found = _ddmin(cand, flips)
         elif cand:
-            order = _priority(lg, rows, symptom)
             probe = order[: max(1, max_replays // 2)]
             for i in probe:
                 if single(i):
@@ -389,7 +390,7 @@ def culprits(log: EventLog | Branch, projection: Projection, outcome: Callable[[
         found = _best_known(cache)
     # leave-one-out ranking, within what is left of the budget
     try:
-        for i in _priority(lg, rows, symptom)[:rank] if cand else []:
+        for i in order[:rank]:
             if i not in loo:
                 single(i)
     except _Budget:

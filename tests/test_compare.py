@@ -44,6 +44,10 @@ def test_branch_and_parent_pair_by_parent_seq():
     assert seqs(c) == [(3, None), (4, 3), (None, 4), (5, 5), (6, 6)]
     # reversed arguments give the mirror image
     assert seqs(compare(balances(), b, log)) == [(None, 3), (3, 4), (4, None), (5, 5), (6, 6)]
+    # the branch's log as a plain EventLog is recognised by its parent_seq column
+    plain = compare(balances(), log, b.log)
+    assert plain.rule == "lineage" and seqs(plain) == seqs(c)
+    assert compare(balances(), log, make_log(6, streams=("q",))).rule == "position"
 
 
 def test_siblings_and_grandchildren_pair_through_the_common_log():
