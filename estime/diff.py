@@ -16,21 +16,19 @@ Semantics
 * Objects are compared key by key, whatever the key order: a key only in ``after`` is an
   ``add``, one only in ``before`` a ``remove``; the values of a key in both are compared
   recursively, down to a ``replace`` of scalars or of values of different kinds.
-* Arrays (lists and tuples alike) are compared after trimming their common prefix and suffix;
-  the rest is aligned on equal elements (difflib's matcher, no full LCS) and the elements
-  between those are paired by position. So an insertion, a removal or a move is one or two
-  rows, not one per shifted index. An array's rows come as removals from the highest index
-  down, additions from the lowest up, then changes inside kept elements.
-* Paths follow JSON Patch: each applies to the value as changed by the rows above it. So add
-  and replace paths resolve in ``after``; array indices of removals count elements not yet
-  removed.
+* Arrays (lists and tuples alike): the common prefix and suffix are trimmed, the rest is
+  aligned on equal elements (difflib's matcher, not a full LCS; by position when that gives
+  fewer rows, or for long arrays of few distinct values) and unmatched elements are paired by
+  position. So an insertion, removal or move is one or two rows, not one per shifted index.
+  An array's rows are its removals (highest index first), additions (lowest first), then the
+  changes inside kept elements. Paths follow JSON Patch: each applies to the value as changed
+  by the rows above it, so add and replace paths resolve in ``after``.
 * A change of kind (object, array, string, number, boolean, null) is a ``replace``. Booleans
   are not numbers: ``True`` → ``1`` is a change, as in JSON.
 * Numbers compare by value, as in JSON (which has one number type) and RFC 6902's ``test``:
   ``1`` and ``1.0`` are equal. Pass ``strict_numbers=True`` to report int ↔ float changes.
   Two NaNs are equal.
-* Other values (datetimes, sets, ...) are compared with ``==`` and shown as JSON text by
-  orjson (``str(value)`` where orjson cannot encode them).
+* Other values (datetimes, sets, ...) compare with ``==``; shown as orjson's JSON or ``str``.
 
 Speed: identical subtrees (``is``) are skipped; subtrees equal by ``==`` are confirmed in bulk
 by comparing their orjson encodings (``==`` alone would take ``True`` for ``1``), so only the
@@ -53,14 +51,7 @@ import polars as pl
 __all__ = ["Diff", "diff", "json_pointer", "resolve", "split_pointer"]
 
 
-class _Missing:
-    """The absent side of an ``add`` (before) or a ``remove`` (after)."""
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Any = _Missing()
+_MISSING: Any = object()  # the absent side of an add (before) or a remove (after)
 
 
 def _escape(ref: Any) -> str:
@@ -225,7 +216,7 @@ def _to_json(v: Any) -> str | None:
         return json.dumps(_plain(v), default=_display_default, ensure_ascii=False)
 
 
-_EXACT: Any = _Missing()  # an own copy that is orjson.loads(text): the text decodes to the value
+_EXACT: Any = object()  # an own copy that is orjson.loads(text): the text decodes to the value
 _Side = tuple[str | None, Any]  # (JSON text or None when absent, own copy or _EXACT)
 
 
@@ -273,14 +264,6 @@ def _loose(x: Any, y: Any) -> bool:
         return (x == y) is True
     except Exception:
         return False
-
-
-def _equal(x: Any, y: Any, strict: bool) -> bool:
-    if x is y or (_loose(x, y) and _same_text([x], [y])):
-        return True
-    tmp: list[_Row] = []
-    _diff(x, y, "", tmp, strict)
-    return not tmp
 
 
 def _diff(a: Any, b: Any, path: str, out: list[_Row], strict: bool) -> None:
@@ -376,26 +359,25 @@ def _diff_arr(a: Any, b: Any, path: str, out: list[_Row], strict: bool) -> None:
         p += 1
     # the trimmed elements were equal by ==, which takes True for 1: confirm, else trim less
     if p and not _same_text(a[:p], b[:p]):
-        for i in sorted(_suspects(a, b, list(range(p)))):
-            if not _equal(a[i], b[i], strict):
-                p = i
-                break
+        p = min(_suspects(a, b, list(range(p))), default=p)
     s = 0
     while s < lo - p and _loose(a[n - 1 - s], b[m - 1 - s]):
         s += 1
     if s:
         sa, sb = a[n - s :], b[m - s :]
         if not _same_text(sa, sb):
-            for j in sorted(_suspects(sa, sb, list(range(s))), reverse=True):
-                if not _equal(sa[j], sb[j], strict):
-                    s = s - 1 - j
-                    break
+            s -= 1 + max(_suspects(sa, sb, list(range(s))), default=-1)
     blocks = [("replace", p, n - s, p, m - s)]
     if n - s - p and m - s - p and n + m - 2 * (s + p) > 2:  # align the middles
         fa = [_fingerprint(x, strict) for x in a[p : n - s]]
         fb = [_fingerprint(y, strict) for y in b[p : m - s]]
-        ops = difflib.SequenceMatcher(None, fa, fb).get_opcodes()
-        blocks = [(t, i1 + p, i2 + p, j1 + p, j2 + p) for t, i1, i2, j1, j2 in ops]
+        # matching is slow on long, very repetitive arrays: pair those by position
+        slow = len(fb) > 2000 and len(set(fb)) * 4 < len(fb)
+        ops = [] if slow else difflib.SequenceMatcher(None, fa, fb).get_opcodes()
+        # keep the alignment unless pairing by position needs fewer rows (e.g. a reversal)
+        rows = sum(max(i2 - i1, j2 - j1) for t, i1, i2, j1, j2 in ops if t != "equal")
+        if ops and rows <= abs(len(fa) - len(fb)) + sum(x != y for x, y in zip(fa, fb)):
+            blocks = [(t, i1 + p, i2 + p, j1 + p, j2 + p) for t, i1, i2, j1, j2 in ops]
     removes: list[int] = []
     adds: list[int] = []
     pairs: list[tuple[int, int]] = []

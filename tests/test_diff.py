@@ -283,6 +283,16 @@ def test_lists_are_aligned_on_equal_elements() -> None:
         ("/500", "remove", '{"n":500}', None),
         ("/10", "add", None, '{"new":true}'),
     ]
+    # pairing by position when aligning would need more rows
+    assert len(diff(list(range(100)), list(range(100))[::-1])) == 100
+    assert rows(diff([1, 2, 3, 1, 2, 3], [3, 1, 2, 3, 1, 2])) == [
+        ("/5", "remove", "3", None),
+        ("/0", "add", None, "3"),
+    ]
+    short = [i % 3 for i in range(150)]
+    assert len(diff(short, [9, *short[:-1]])) == 2
+    repetitive = [i % 3 for i in range(3000)]  # long, few distinct values: paired by position
+    assert len(diff(repetitive, [9, *repetitive[:-1]])) == 3000
     moved = diff([1, 2, 3, 4, 5], [1, 3, 4, 5, 2])
     assert rows(moved) == [("/1", "remove", "2", None), ("/4", "add", None, "2")]
     # elements between equal ones are paired by position; their nested rows use after's index
