@@ -65,6 +65,7 @@ _MAX_POINTS = 5_000
 _BINS = 600
 _NO_ANCHOR = -(2**62)
 _UNSET: Any = object()
+_PROBES = 8  # differing steps checked by direct state materialisation before a walk
 
 
 def compare(projection: Projection, a: EventLog | Branch, b: EventLog | Branch,
@@ -325,28 +326,44 @@ class Comparison:
         todo = np.flatnonzero(~ident)
         if not len(todo):
             return None
-        last = int(todo[-1])
         ra, rb = self.replay_a, self.replay_b
-        # a side's state at c is only materialised if its first steps have no event
+        # rows of each side folded after step t
+        done_a = np.maximum.accumulate(np.where(ia >= 0, ia + 1, c))
+        done_b = np.maximum.accumulate(np.where(ib >= 0, ib + 1, c))
+
+        def event(log: EventLog, i: int) -> Event | None:
+            return None if i < 0 else log.events(i, i + 1)[0]
+
+        # Usually the states part at one of the first differing steps: look there directly
+        # (a checkpoint restore and a short fold each) before walking event by event.
+        for t in todo[:_PROBES].tolist():
+            if _differ(ra._state_at_index(int(done_a[t])), rb._state_at_index(int(done_b[t]))):
+                return event(self.log_a, int(ia[t])), event(self.log_b, int(ib[t]))
+        if len(todo) <= _PROBES:
+            return None
+        t0 = int(todo[_PROBES - 1]) + 1
+        start_a, start_b = int(done_a[t0 - 1]), int(done_b[t0 - 1])
+        last = int(todo[-1])
+        # a side's state is only materialised if its next steps have no event
         sa: Any = _UNSET
         sb: Any = _UNSET
-        ga = ra.steps(c)
-        gb = rb.steps(c)
-        bar = progress(last + 1, "compare")
+        ga = ra.steps(start_a)
+        gb = rb.steps(start_b)
+        bar = progress(last + 1 - t0, "compare")
         try:
-            for t in range(last + 1):
+            for t in range(t0, last + 1):
                 ea = eb = None
                 if ia[t] >= 0:
                     ea, sa = next(ga)
                 elif sa is _UNSET:
-                    sa = ra._state_at_index(c)
+                    sa = ra._state_at_index(start_a)
                 if ib[t] >= 0:
                     eb, sb = next(gb)
                 elif sb is _UNSET:
-                    sb = rb._state_at_index(c)
+                    sb = rb._state_at_index(start_b)
                 if not ident[t] and _differ(sa, sb):
                     return ea, eb
-                if t % 4096 == 0:
+                if (t - t0) % 4096 == 0:
                     bar.update(min(4096, last + 1 - t))
         finally:
             bar.close()

@@ -203,3 +203,57 @@ def test_n_way_table():
         compare(p, log, log, log, names=["x", "y"])
     with pytest.raises(TypeError, match="EventLogs or Branches"):
         compare(p, log, [1, 2])
+
+
+def reference_divergence(p, la: EventLog, lb: EventLog, c: Comparison):
+    """Brute force: fold both prefixes from scratch after every aligned step."""
+    steps = [(i, i) for i in range(c.prefix)] + [
+        (-1 if x is None else x, -1 if y is None else y) for x, y in c._pairs.rows()]
+    da = db = 0
+    for ia, ib in steps:
+        da = ia + 1 if ia >= 0 else da
+        db = ib + 1 if ib >= 0 else db
+        if es.replay(la.head(da), p).final != es.replay(lb.head(db), p).final:
+            return (None if ia < 0 else la.events(ia, ia + 1)[0],
+                    None if ib < 0 else lb.events(ib, ib + 1)[0])
+    return None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(5, 30), st.data())
+def test_property_first_divergence_matches_brute_force(n, data):
+    log = make_log(n)
+    at = data.draw(st.integers(0, n - 1))
+    b = log.fork(at)
+    for _ in range(data.draw(st.integers(0, 4))):
+        op = data.draw(st.sampled_from(["noise", "replace", "drop"]))
+        s = data.draw(st.integers(at + 1, n))
+        try:
+            if op == "noise":
+                b = b.insert(s, [{"type": "Noise"}])
+            elif op == "replace":
+                b = b.replace(s, data={"amount": data.draw(st.integers(0, 3))})
+            else:
+                b = b.drop(s)
+        except es.BranchError:
+            pass
+    p = balances()
+    c = compare(p, log, b)
+    ref = reference_divergence(p, log, b.log, c)
+    got = c.first_divergence
+    if ref is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert [e.seq if e else None for e in got] == [e.seq if e else None for e in ref]
+
+
+def test_divergence_found_by_the_walk_after_many_equal_steps():
+    log = make_log(40)
+    b = log.fork(1).insert(1, [{"type": "Noise"}]).replace(30, data={"amount": 0})
+    c = compare(balances(), log, b)
+    assert int((~c._plan[3]).sum()) > 20  # every step after the insert differs in seq
+    ea, eb = c.first_divergence
+    assert ea.seq == 30 and eb.seq == 31
+    assert compare(balances(), log, log.fork(1).insert(1, [{"type": "Noise"}])
+                   ).first_divergence is None
