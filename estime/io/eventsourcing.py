@@ -41,7 +41,8 @@ import os
 import re
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
@@ -317,45 +318,106 @@ def decode_state(state: bytes, decimals: Decimals) -> tuple[dict[str, Any], date
 
 # Byte-exact forms the library's JSONTranscoder writes (separators "," ":", keys in order
 # _type_, _data_). Inside valid JSON, `{"_type_":"` can only start a real object: a quote
-# inside a string is always escaped. Rows still holding "_type_" afterwards take the slow path.
-_TS = r'^\{"timestamp":\{"_type_":"datetime_iso","_data_":"([^"\\]*)"\}'
+# inside a string is always escaped. Each rewrite runs only on the rows holding its literal;
+# rows still holding "_type_" afterwards (custom transcodings, unusual layouts) take the slow
+# path, which parses the state.
+_TS_PREFIX = '{"timestamp":{"_type_":"datetime_iso","_data_":"'
+_CV_LITERAL = ',"class_version":'
 _CLASS_VERSION = r',"class_version":([0-9]+)\}$'
+_DEC_LITERAL = '{"_type_":"decimal_str","_data_":"'
 # A decimal whose float is finite: at most 200 integer digits and a two-digit exponent.
+_DEC_FRAC = (r'\{"_type_":"decimal_str","_data_":"(-?[0-9]{1,200}\.[0-9]+'
+             r'(?:[eE][+-]?[0-9]{1,2})?)"\}')
 _DEC_INT = r'\{"_type_":"decimal_str","_data_":"(-?[0-9]{1,200})"\}'
-_DEC = (r'\{"_type_":"decimal_str","_data_":"(-?[0-9]{1,200}(?:\.[0-9]+)?'
-        r'(?:[eE][+-]?[0-9]{1,2})?)"\}')
+_DEC_EXP = r'\{"_type_":"decimal_str","_data_":"(-?[0-9]{1,200}[eE][+-]?[0-9]{1,2})"\}'
 _DEC_TEXT = r'\{"_type_":"decimal_str","_data_":("[^"\\]*")\}'
-# An integer of 19 digits or more may be beyond 64 bits (orjson would read a float): such
-# rows take the slow path, which keeps out-of-range integers as text.
-_BIGINT = r'[:,\[]-?[0-9]{19,}[,}\]]'
+_DT_LITERAL = '{"_type_":"datetime_iso","_data_":"'
 _DT = r'\{"_type_":"datetime_iso","_data_":("[^"\\]*")\}'
+_UUID_LITERAL = '{"_type_":"uuid_hex","_data_":"'
 _UUID = (r'\{"_type_":"uuid_hex","_data_":"([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})'
          r'([0-9a-f]{4})([0-9a-f]{12})"\}')
+# An integer of 19 digits or more may be beyond 64 bits (orjson would read a float): such
+# rows take the slow path, which keeps out-of-range integers as text.
+_BIGINT = r"[0-9]{19}"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+_ISO_UTC = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?\+00:00$"
+_UTC = pl.Datetime("us", "UTC")
 
 
-def _fast_columns(states: pl.Series, decimals: Decimals) -> pl.DataFrame:
-    """data/time/schema_version for states in the library's exact JSON form (vectorised)."""
-    s = states
-    ts = s.str.extract(_TS, 1)
-    cv = s.str.extract(_CLASS_VERSION, 1).cast(pl.Int64).fill_null(1)
-    d = s.str.replace(_CLASS_VERSION, "}").str.replace(_TS + ",?", "{")
+def _where(s: pl.Series, mask: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``fn`` applied to the rows of ``s`` where ``mask`` holds (others unchanged)."""
+    if not mask.any():
+        return s
+    if mask.all():
+        return fn(s)
+    idx = mask.arg_true()
+    out = s.clone()
+    out.scatter(idx, fn(s.gather(idx)))
+    return out
+
+
+def _iso_times(ts: pl.Series) -> pl.Series:
+    """Parse ISO 8601 texts; ``datetime.isoformat()`` of UTC times by slicing (fast)."""
+    frame = pl.DataFrame({"t": ts})
+    t = pl.col("t")
+    n = t.str.len_bytes()
+    try:
+        fast = frame.select(
+            pl.when(t.str.contains(_ISO_UTC)).then(pl.datetime(
+                t.str.slice(0, 4).cast(pl.Int32), t.str.slice(5, 2).cast(pl.Int32),
+                t.str.slice(8, 2).cast(pl.Int32), t.str.slice(11, 2).cast(pl.Int32),
+                t.str.slice(14, 2).cast(pl.Int32), t.str.slice(17, 2).cast(pl.Int32),
+                pl.when(n == 32).then(t.str.slice(20, 6).cast(pl.Int32)).otherwise(0),
+                time_unit="us", time_zone="UTC"))).to_series()
+    except pl.exceptions.PolarsError:  # an impossible date: let strptime sort it out
+        fast = pl.Series(values=[None] * ts.len(), dtype=_UTC)
+    missing = fast.is_null() & ts.is_not_null()
+    return _where(fast, missing, lambda _: ts.filter(missing).str.to_datetime(
+        _TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False))
+
+
+def _fast_columns(s: pl.Series, decimals: Decimals) -> pl.DataFrame:
+    """data/time/schema_version/slow for states in the library's exact JSON form."""
+    has_cv = s.str.contains(_CV_LITERAL, literal=True)
+    cv = _where(pl.Series(values=[None] * s.len(), dtype=pl.String), has_cv,
+                lambda _: s.filter(has_cv).str.extract(_CLASS_VERSION, 1))
+    cv = cv.cast(pl.Int64).fill_null(1)
+    s = _where(s, has_cv, lambda x: x.str.replace(_CLASS_VERSION, "}"))
+    # {"timestamp":{"_type_":"datetime_iso","_data_":"<iso>"},...} → ts and {...}
+    body = s.str.slice(len(_TS_PREFIX))
+    end = body.str.find('"', literal=True)
+    frame = pl.DataFrame({"s": s, "b": body, "e": end}).with_columns(
+        ok=pl.lit(s.str.starts_with(_TS_PREFIX))
+        & (pl.col("b").str.slice("e", 2) == '"}')).select(
+        pl.when("ok").then(pl.col("b").str.slice(0, "e")).alias("ts"),
+        pl.when("ok").then(pl.concat_str(
+            pl.lit("{"), pl.col("b").str.slice(pl.col("e") + 2).str.strip_prefix(",")))
+        .otherwise("s").alias("d"))
+    ts, d = frame["ts"], frame["d"]
     if decimals == "float":
-        d = d.str.replace_all(_DEC_INT, "${1}.0").str.replace_all(_DEC, "${1}")
+        d = _where(d, d.str.contains(_DEC_LITERAL, literal=True),
+                   lambda x: x.str.replace_all(_DEC_FRAC, "${1}"))
+        d = _where(d, d.str.contains(_DEC_LITERAL, literal=True),
+                   lambda x: x.str.replace_all(_DEC_INT, "${1}.0").str.replace_all(
+                       _DEC_EXP, "${1}"))
     else:
-        d = d.str.replace_all(_DEC_TEXT, "${1}")
-    d = d.str.replace_all(_DT, "${1}").str.replace_all(_UUID, '"${1}-${2}-${3}-${4}-${5}"')
-    time = ts.str.to_datetime(_TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
-    return pl.DataFrame({"data": d, "time": time, "schema_version": cv, "_ts": ts})
+        d = _where(d, d.str.contains(_DEC_LITERAL, literal=True),
+                   lambda x: x.str.replace_all(_DEC_TEXT, "${1}"))
+    d = _where(d, d.str.contains(_DT_LITERAL, literal=True),
+               lambda x: x.str.replace_all(_DT, "${1}"))
+    d = _where(d, d.str.contains(_UUID_LITERAL, literal=True),
+               lambda x: x.str.replace_all(_UUID, '"${1}-${2}-${3}-${4}-${5}"'))
+    time = _iso_times(ts)
+    slow = (time.is_null() | d.str.contains('"_type_"', literal=True)
+            | d.str.contains(_BIGINT))
+    return pl.DataFrame({"data": d, "time": time, "schema_version": cv, "slow": slow})
 
 
-def _decode_states(path: Path, table: str, ids: Any, versions: Any,
+def _decode_states(path: Path, table: str, ids: pl.Series, versions: pl.Series,
                    states: pl.Series, decimals: Decimals) -> pl.DataFrame:
-    """data (JSON text), time, schema_version for a column of raw states."""
-    n = states.len()
-    if n == 0:
-        return pl.DataFrame(schema={"data": pl.String, "time": pl.Datetime("us", "UTC"),
-                                    "schema_version": pl.Int64})
+    """data (JSON text), time, schema_version for a column of raw states (bytes)."""
+    if states.len() == 0:
+        return pl.DataFrame(schema={"data": pl.String, "time": _UTC, "schema_version": pl.Int64})
     starts = states.bin.starts_with(b"{")
     if not starts.all():
         i = int(starts.not_().arg_true()[0])
@@ -371,9 +433,8 @@ def _decode_states(path: Path, table: str, ids: Any, versions: Any,
                                    f"invalid UTF-8: {exc}") from None
         raise
     out = _fast_columns(text, decimals)
-    slow = (out["_ts"].is_null() | out["data"].str.contains('"_type_"', literal=True)
-            | out["time"].is_null() | out["data"].str.contains(_BIGINT))
-    out = out.drop("_ts")
+    slow = out["slow"]
+    out = out.drop("slow")
     if slow.any():
         rows = slow.arg_true().to_list()
         data = out["data"].to_list()
@@ -389,7 +450,7 @@ def _decode_states(path: Path, table: str, ids: Any, versions: Any,
             data[i], time[i], sv[i] = _json_text(d), t, v
         out = pl.DataFrame({
             "data": pl.Series(data, dtype=pl.String),
-            "time": pl.Series(time, dtype=pl.Datetime("us", "UTC")),
+            "time": pl.Series(time, dtype=_UTC),
             "schema_version": pl.Series(sv, dtype=pl.Int64),
         })
     return out
@@ -411,7 +472,9 @@ def _streams(ids: pl.Series) -> pl.Series:
             except ValueError:
                 continue
             mapping[u] = _hex_uuid(u.lower())
-    return ids.replace(mapping) if mapping else ids
+    if not mapping:
+        return ids
+    return ids.replace_strict(mapping, default=ids, return_dtype=pl.String)
 
 
 def _topics(topics: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -425,42 +488,25 @@ def _topics(topics: pl.Series) -> tuple[pl.Series, pl.Series]:
 
 # ---------------------------------------------------------------- reading
 
+_RAW_SCHEMA: dict[str, Any] = {"seq": pl.Int64, "oid": pl.String, "version": pl.Int64,
+                               "topic": pl.String, "state": pl.Binary}
 
-def _fetch(conn: sqlite3.Connection, sql: str, total: int, desc: str) -> Iterator[list[Any]]:
-    cur = conn.execute(sql)
-    bar = progress(total, desc)
+
+def _raw_frame(path: Path, table: str, rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    """A chunk of fetched rows as columns (column-wise construction: 3x faster than rows)."""
     try:
-        while rows := cur.fetchmany(_CHUNK):
-            bar.update(len(rows))
-            yield rows
-    finally:
-        bar.close()
-
-
-def _read_events(path: Path, conn: sqlite3.Connection, table: str,
-                 decimals: Decimals) -> pl.DataFrame:
-    # Table names come from the database's own catalogue and are quoted as identifiers.
-    (total,) = conn.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()  # noqa: S608
-    sql = (f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
-           f"FROM {_quote(table)} ORDER BY rowid")
-    schema: dict[str, Any] = {"seq": pl.Int64, "oid": pl.String, "version": pl.Int64,
-                              "topic": pl.String, "state": pl.Binary}
-    parts = []
-    try:
-        for rows in _fetch(conn, sql, total, f"reading {path.name}"):
-            parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
-    except sqlite3.Error as exc:
-        raise sqlite_error(path, exc, table) from None
-    except (TypeError, pl.exceptions.PolarsError) as exc:
+        return pl.DataFrame([pl.Series(name, values, dtype=dtype, strict=True)
+                             for (name, dtype), values in zip(_RAW_SCHEMA.items(),
+                                                              zip(*rows))])
+    except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:
         raise LogFormatError(
             f"{path}, table {table!r}: a row has a value of the wrong type ({exc}); "
             "expected originator_id text, originator_version integer, topic text, "
             "state bytes") from None
-    raw = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-    return raw
 
 
-def _events_frame(path: Path, table: str, raw: pl.DataFrame, decimals: Decimals) -> pl.DataFrame:
+def _decode_chunk(path: Path, table: str, raw: pl.DataFrame, decimals: Decimals) -> pl.DataFrame:
+    """Check one chunk for NULLs and decode its states (runs beside the next fetch)."""
     nulls = raw.select(pl.col("oid", "version", "topic", "state").is_null().any())
     for col in nulls.columns:
         if nulls[col][0]:
@@ -469,29 +515,50 @@ def _events_frame(path: Path, table: str, raw: pl.DataFrame, decimals: Decimals)
             raise LogFormatError(
                 f"{path}, table {table!r}, rowid {raw['seq'][i]}: {name} is NULL; every "
                 "stored event needs originator_id, originator_version, topic and state")
-    decoded = _decode_states(path, table, _LazyList(raw, "oid"), _LazyList(raw, "version"),
-                             raw["state"], decimals)
-    types, metas = _topics(raw["topic"])
+    decoded = _decode_states(path, table, raw["oid"], raw["version"], raw["state"], decimals)
+    return pl.concat([raw.select("seq", "oid", "version", "topic"), decoded],
+                     how="horizontal")
+
+
+def _read_events(path: Path, conn: sqlite3.Connection, table: str,
+                 decimals: Decimals) -> pl.DataFrame:
+    """The events table as canonical columns (seq, stream, ..., schema_version).
+
+    Rows are fetched in chunks; each chunk is decoded by polars in a worker thread (polars
+    releases the GIL) while the next one is fetched.
+    """
+    # Table names come from the database's own catalogue and are quoted as identifiers.
+    (total,) = conn.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()  # noqa: S608
+    sql = (f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+           f"FROM {_quote(table)} ORDER BY rowid")
+    futures: list[Future[pl.DataFrame]] = []
+    bar = progress(total, f"reading {path.name}")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            cur = conn.execute(sql)
+            while rows := cur.fetchmany(_CHUNK):
+                futures.append(pool.submit(_decode_chunk, path, table,
+                                           _raw_frame(path, table, rows), decimals))
+                bar.update(len(rows))
+        except sqlite3.Error as exc:
+            raise sqlite_error(path, exc, table) from None
+        finally:
+            bar.close()
+        parts = [f.result() for f in futures]
+    if not parts:
+        parts = [_decode_chunk(path, table, pl.DataFrame(schema=_RAW_SCHEMA), decimals)]
+    frame = pl.concat(parts)
+    types, metas = _topics(frame["topic"])
     return pl.DataFrame({
-        "seq": raw["seq"],
-        "stream": _streams(raw["oid"]),
-        "version": raw["version"],
+        "seq": frame["seq"],
+        "stream": _streams(frame["oid"]),
+        "version": frame["version"],
         "type": types,
-        "time": decoded["time"],
-        "data": decoded["data"],
+        "time": frame["time"],
+        "data": frame["data"],
         "meta": metas,
-        "schema_version": decoded["schema_version"],
+        "schema_version": frame["schema_version"],
     })
-
-
-class _LazyList:
-    """Index into a frame column only when an error message needs a row."""
-
-    def __init__(self, frame: pl.DataFrame, column: str) -> None:
-        self.frame, self.column = frame, column
-
-    def __getitem__(self, i: int) -> Any:
-        return self.frame[self.column][i]
 
 
 def _snapshots_frame(path: Path, conn: sqlite3.Connection, table: str | None,
@@ -573,8 +640,7 @@ def read_eventsourcing(path: str | os.PathLike[str], decimals: Decimals = "float
                  else pl.DataFrame())
         return raw, snaps, events_table
 
-    raw, snaps, events_table = read_sqlite(p, "an eventsourcing SQLite database", run)
-    frame = _events_frame(p, events_table, raw, decimals)
+    frame, snaps, events_table = read_sqlite(p, "an eventsourcing SQLite database", run)
     log = EventLog.from_frame(frame, duplicates=duplicates,
                               source=f"{p} (table {events_table})")
     return (log, snaps) if snapshots else log
