@@ -58,7 +58,8 @@ _UPSERT = f"INSERT OR REPLACE INTO {TABLE} ({_COLS}) VALUES (?, ?, ?, ?, ?)"  # 
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    # key order kept: payloads are stored as given, so a reloaded branch has the same text
+    return orjson.dumps(value).decode()
 
 
 def _same_ids(a: EventLog, b: EventLog) -> bool:

@@ -432,6 +432,21 @@ def test_save_branch_errors(tmp_path: Path):
             store.save_branch(log.fork(2).fork(3, name="child"))
 
 
+def test_save_and_load_a_redecided_branch(tmp_path: Path):
+    case = bank_pivotal_deposit()
+    d = Decider(*bank_decider())
+    with EventStore(tmp_path / "s.db") as store:
+        store.append_log(bank())
+        log = store.load()
+        r = log.fork(case["deposit_seq"] - 1, name="r").drop(case["deposit_seq"]).redecide(
+            d, bank_commands())
+        store.save_branch(r)
+    with EventStore(tmp_path / "s.db") as store:
+        again = store.load_branch("r")
+        assert again.log == r.log  # payload and meta text included, key order kept
+        assert again.edits.equals(r.edits)
+
+
 def test_save_branch_of_a_stream_subset(tmp_path: Path):
     with EventStore(tmp_path / "s.db") as store:
         store.append_log(make_log(10))
