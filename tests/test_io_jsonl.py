@@ -259,6 +259,9 @@ def test_blank_lines_bom_crlf(tmp_path, path_kind):
     ('{"stream":"a","type":"X","meta":"m"}', "'meta' .* must be a JSON object"),
     ('{"stream":"a","type":"X"} {"stream":"b"}', "not valid JSON"),
     ('{"stream":"a","type":"X","data":"\\ud800"}', "not valid JSON"),
+    ('{"stream":"a","type":"X","data":' + "[" * 5000 + "]" * 5000 + "}", "not valid JSON"),
+    ('{"stream":"a","type":"X","data":' + "[" * 3000 + "1" * 20 + "]" * 3000 + "}",
+     "not valid JSON"),
 ])
 def test_malformed_line(tmp_path, path_kind, line, what):
     text = lines({"stream": "a", "type": "X"}) + line + "\n"

@@ -2,8 +2,9 @@
 
 One JSON object per line. Files written by :meth:`EventLog.write_jsonl` load as they were
 written; foreign files load through a column mapping (``stream="aggregate_id"``). Payloads
-(``data``, ``meta``) are kept as the exact JSON text of the file, so every JSON value
-round-trips: key order, big integers, float spelling and unicode are untouched.
+(``data``, ``meta``) keep the file's JSON text when it is compact (as estime, orjson and most
+writers produce it) and are re-encoded compactly otherwise; either way every JSON value
+round-trips exactly: key order, big integers, floats and unicode.
 
 How it is fast without being lossy: polars' ``read_ndjson`` infers a struct schema (a key
 first seen late is dropped or nulls are invented), so it is not used. Instead the file is
@@ -77,7 +78,10 @@ def loads(text: str) -> Any:
     """
     if _LONG_DIGITS.search(text) is None:
         return orjson.loads(text)
-    return json.loads(text, parse_constant=_no_constant)
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _no_constant(name: str) -> Any:
@@ -480,6 +484,8 @@ def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
 _TIME_SEPS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"),
               19: ord("."), 26: ord("Z")}
 _DIGITS = [i for i in range(26) if i not in _TIME_SEPS]
+_SEP_AT = list(_TIME_SEPS)
+_SEP_CHARS = np.array(list(_TIME_SEPS.values()), dtype=np.uint8)
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
@@ -494,22 +500,19 @@ def fast_times(col: pl.Series) -> pl.Series | None:
     b = np.frombuffer(present.str.join("").item().encode(), dtype=np.uint8)
     if len(b) != 27 * len(present):
         return None
-    t = b.reshape(-1, 27).astype(np.int64)
-    for i, c in _TIME_SEPS.items():
-        if (t[:, i] != c).any():
-            return None
-    d = t[:, _DIGITS] - 48
-    if ((d < 0) | (d > 9)).any():
+    t = b.reshape(-1, 27)
+    if not (t[:, _SEP_AT] == _SEP_CHARS).all():
         return None
+    d = t[:, _DIGITS] - np.uint8(48)  # wraps around below "0": one test covers both ends
+    if (d > 9).any():
+        return None
+    d = d.astype(np.int64)
 
-    def num(cols: list[int]) -> np.ndarray:
-        out = np.zeros(len(d), dtype=np.int64)
-        for c in cols:
-            out = out * 10 + d[:, c]
-        return out
+    def num(lo: int, hi: int) -> np.ndarray:
+        return d[:, lo:hi] @ (10 ** np.arange(hi - lo - 1, -1, -1, dtype=np.int64))
 
-    y, m, day = num([0, 1, 2, 3]), num([4, 5]), num([6, 7])
-    hh, mm, ss, us = num([8, 9]), num([10, 11]), num([12, 13]), num(list(range(14, 20)))
+    y, m, day, hh, mm, ss, us = (num(0, 4), num(4, 6), num(6, 8), num(8, 10), num(10, 12),
+                                 num(12, 14), num(14, 20))
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     if ((m < 1) | (m > 12)).any():
         return None
