@@ -435,3 +435,40 @@ def test_parent_loop_stops_with_a_warning() -> None:
         assert tree.lineage("t", "c") == ["b", "c"]
     assert "loop" in str(caught[0].message)
     assert tree.lineage("t", "a") == ["a"]
+
+
+def test_errors_and_interrupts_are_kept_as_writes(tmp_path: Path) -> None:
+    from langgraph.types import Command, interrupt
+
+    class S(TypedDict, total=False):
+        x: int
+
+    def boom(state: S) -> S:
+        raise ValueError("tool exploded")
+
+    def ask(state: S) -> S:
+        return {"x": interrupt({"question": "ok?"})}
+
+    db = tmp_path / "err.db"
+    with SqliteSaver.from_conn_string(str(db)) as saver:
+        g = StateGraph(S)
+        g.add_node("boom", boom)
+        g.add_edge(START, "boom")
+        with pytest.raises(ValueError, match="tool exploded"):
+            g.compile(checkpointer=saver).invoke({"x": 1}, _cfg("err"))
+        h = StateGraph(S)
+        h.add_node("ask", ask)
+        h.add_edge(START, "ask")
+        app = h.compile(checkpointer=saver)
+        app.invoke({"x": 1}, _cfg("ask"))
+        app.invoke(Command(resume=42), _cfg("ask"))
+    err = read_langgraph(db, "err")
+    last = err.event(len(err)).data["writes"]
+    assert [(w["node"], w["channel"]) for w in last] == [("boom", "__error__")]
+    assert "tool exploded" in last[0]["value"]
+    ask_log = read_langgraph(db, "ask")
+    writes = [w for e in ask_log for w in e.data["writes"]]
+    asked = next(w for w in writes if w["channel"] == "__interrupt__")
+    assert asked["node"] == "ask" and asked["value"][0]["value"] == {"question": "ok?"}
+    assert any(w["channel"] == "__resume__" and w["value"] == [42] for w in writes)
+    assert ask_log.event(len(ask_log)).data["values"] == {"x": 42}

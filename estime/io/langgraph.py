@@ -30,11 +30,13 @@ to one checkpoint. :func:`read_langgraph` reads one lineage per thread as events
 
 ``values`` leaves out LangGraph's internal channels (``__start__``, ``branch:to:…`` and any
 other ``__…`` channel). A channel that was never written is absent (LangGraph's
-``get_state`` shows its reducer's empty default instead, e.g. ``[]`` for ``add_messages``). ``writes`` are the writes stored for the checkpoint, in the order
-LangGraph applies them: ``{"node", "channel", "value", "task_id"}`` for each, where ``node`` is
-the node that wrote it (from the task path). These are the outputs of the tasks that ran
-*from* this checkpoint (LangGraph's pending writes), routing writes (``branch:to:…``) left out;
-errors (``__error__``) and interrupts (``__interrupt__``) are kept.
+``get_state`` shows its reducer's empty default instead, e.g. ``[]`` for ``add_messages``).
+
+``writes`` are the writes stored for the checkpoint, in the order LangGraph applies them:
+``{"node", "channel", "value", "task_id"}`` for each, where ``node`` is the node that wrote it
+(from the task path). These are the outputs of the tasks that ran *from* this checkpoint
+(LangGraph's pending writes), routing writes (``branch:to:…``) left out; errors
+(``__error__``) and interrupts (``__interrupt__``) are kept.
 
 Values become plain JSON: a LangChain message is its ``model_dump()`` dict (``type``
 ``"human"``/``"ai"``/``"tool"``/..., ``content``, ``id``, ``tool_calls``, ...), any pydantic
@@ -59,7 +61,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import msgpack
 import polars as pl
@@ -445,14 +447,16 @@ def _unknown(path: Path, what: str, value: str, known: list[str]) -> LogFormatEr
 
 
 def read_langgraph(path: str | os.PathLike[str], thread_id: str | None = None,
-                   checkpoint_id: str | None = None, *, checkpoint_ns: str = "") -> EventLog:
+                   checkpoint_id: str | None = None, *, checkpoint_ns: str = "",
+                   duplicates: Literal["error", "drop"] = "error") -> EventLog:
     """Read LangGraph checkpoints (``SqliteSaver``) as an event log, one event per checkpoint.
 
     Reads the lineage (root first) that ends at ``checkpoint_id``, by default at the thread's
     latest checkpoint. With ``thread_id=None`` reads every thread's latest lineage, one stream
     per thread in thread-id order (or, with a ``checkpoint_id``, the thread holding it). Use
     :func:`langgraph_lineages` to list the other lineages (forks) and read each by passing its
-    ``leaf_checkpoint_id``. See the module documentation for the columns.
+    ``leaf_checkpoint_id``. See the module documentation for the columns; ``duplicates`` is
+    passed to :meth:`EventLog.from_records`.
 
     The database is opened read-only and never modified; nothing is unpickled or imported.
     """
@@ -485,7 +489,8 @@ def read_langgraph(path: str | os.PathLike[str], thread_id: str | None = None,
                               len(events) + 1)
         return events
 
-    return EventLog.from_records(read_sqlite(p, _WHAT, run), source=str(p))
+    return EventLog.from_records(read_sqlite(p, _WHAT, run), duplicates=duplicates,
+                                 source=str(p))
 
 
 _LINEAGE_SCHEMA: dict[str, Any] = {
