@@ -563,3 +563,30 @@ def test_frame_dtypes(tmp_path: Path) -> None:
     frame = read_eventsourcing(_plain_db(tmp_path)).frame
     assert frame.schema["time"] == pl.Datetime("us", "UTC")
     assert frame["time"][0] == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_a_file_changed_while_read_is_read_again_with_locks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import estime.io.eventsourcing as mod
+
+    db = _plain_db(tmp_path)
+    modes: list[bool] = []
+    connect = mod._connect
+
+    def spy(path: Path, immutable: bool) -> sqlite3.Connection:
+        modes.append(immutable)
+        return connect(path, immutable)
+
+    stamps = iter([(1, 1, False), (2, 2, False)])  # before, after: "written meanwhile"
+    monkeypatch.setattr(mod, "_connect", spy)
+    monkeypatch.setattr(mod, "_stamp", lambda p: next(stamps))
+    assert len(read_eventsourcing(db)) == 1
+    assert modes == [True, False]
+    # A pending write-ahead log: never immutable (its pages are not in the main file yet).
+    modes.clear()
+    monkeypatch.setattr(mod, "_stamp", lambda p: (1, 1, True))
+    wal = db.with_name(db.name + "-wal")
+    wal.write_bytes(b"x" * 100)
+    assert len(read_eventsourcing(db)) == 1
+    assert modes == [False]
+    assert wal.read_bytes() == b"x" * 100
