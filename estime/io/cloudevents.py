@@ -123,11 +123,23 @@ def _events_from_lines(raw: bytes, source: str) -> list[tuple[int, Any]]:
     return out
 
 
+class _Where:
+    """Formats "line N of FILE" only when an error needs it."""
+
+    __slots__ = ("line", "source")
+
+    def __init__(self, line: int, source: str) -> None:
+        self.line, self.source = line, source
+
+    def __format__(self, spec: str) -> str:
+        return f"line {self.line} of {self.source}"
+
+
 def _row(obj: Any, line: int, source: str) -> dict[str, Any]:
-    where = f"line {line} of {source}"
-    if not isinstance(obj, dict):
-        raise LogFormatError(f"{where}: a CloudEvent must be a JSON object, not "
-                             f"{type(obj).__name__}")
+    if type(obj) is not dict:
+        raise LogFormatError(f"line {line} of {source}: a CloudEvent must be a JSON object, "
+                             f"not {type(obj).__name__}")
+    where = _Where(line, source)
     for attr in REQUIRED:
         value = obj.get(attr)
         if value is None:

@@ -39,6 +39,26 @@ def _bad_row_line(text: str, separator: str) -> str:
     return ""
 
 
+def _infer(col: pl.Series) -> pl.Series:
+    """The column's type from every value (Int64, Float64, Boolean, else text), the way
+    polars infers it but over the whole file (a late "2.5" makes the column Float64)."""
+    present = col.drop_nulls()
+    if len(present) == 0:
+        return col
+    for dtype in (pl.Int64, pl.Float64):
+        try:
+            cast = col.cast(dtype, strict=True)
+        except pl.exceptions.InvalidOperationError:
+            continue
+        if dtype == pl.Float64 and not cast.drop_nulls().is_finite().all():
+            break  # NaN and infinities are not JSON: keep the text
+        return cast
+    lower = present.str.to_lowercase()
+    if lower.is_in(["true", "false"]).all():
+        return (col.str.to_lowercase() == "true").alias(col.name)
+    return col
+
+
 def _line_numbers(df: pl.DataFrame, raw: bytes) -> tuple[pl.Series, pl.Series]:
     """(file line of each row, row is a blank line) — rows that span lines (quoted newlines)
     are accounted for."""
@@ -84,10 +104,7 @@ def read_csv(path: PathLike, *, duplicates: Duplicates = "error", separator: str
     if not raw.strip():
         raise LogFormatError(f"{source} is empty; a CSV event log needs a header row")
     try:
-        header = pl.read_csv(raw, separator=separator, n_rows=0).columns
-        text = {columns.get(c, c) for c in _TEXT} & set(header)
-        df = pl.read_csv(raw, separator=separator, infer_schema_length=None,
-                         schema_overrides=dict.fromkeys(text, pl.String))
+        df = pl.read_csv(raw, separator=separator, infer_schema=False)
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
         where = _bad_row_line(raw.decode(), separator)
         raise LogFormatError(
@@ -96,6 +113,8 @@ def read_csv(path: PathLike, *, duplicates: Duplicates = "error", separator: str
         ) from None
     if "_line" in df.columns:
         df = df.rename({"_line": "_line_source"})
+    text = {columns.get(c, c) for c in _TEXT}
+    df = df.with_columns(_infer(df[c]) for c in df.columns if c not in text)
     lines, blank = _line_numbers(df, raw)
     df = df.with_columns(lines).filter(~blank)
     lines = df["_line"]
