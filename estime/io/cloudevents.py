@@ -34,6 +34,7 @@ from typing import Any
 import polars as pl
 
 from estime._normalize import Duplicates
+from estime._progress import progress
 from estime.errors import LogFormatError
 from estime.io.jsonl import (
     PathLike,
@@ -251,7 +252,15 @@ def read_cloudevents(path: PathLike, *, duplicates: Duplicates = "error") -> Eve
         events = _events_from_array(raw.decode(), source)
     else:
         events = _events_from_lines(raw, source)
-    rows = _order([_row(obj, line, source) for line, obj in events])
+    bar = progress(len(events), "converting", unit="event") if len(events) > 100_000 else None
+    rows = []
+    for k, (line, obj) in enumerate(events):
+        rows.append(_row(obj, line, source))
+        if bar is not None and k % 65_536 == 65_535:
+            bar.update(65_536)
+    if bar is not None:
+        bar.close()
+    rows = _order(rows)
     _check_ids(rows, source)
     frame = pl.DataFrame(
         {

@@ -16,7 +16,14 @@ import polars as pl
 
 from estime._normalize import Duplicates
 from estime.errors import LogFormatError
-from estime.io.jsonl import PathLike, check_utf8, checked_json, log_from_raw, read_bytes
+from estime.io.jsonl import (
+    _RESERVED,
+    PathLike,
+    check_utf8,
+    checked_json,
+    log_from_raw,
+    read_bytes,
+)
 from estime.log import EventLog
 
 __all__ = ["read_csv"]
@@ -111,8 +118,7 @@ def read_csv(path: PathLike, *, duplicates: Duplicates = "error", separator: str
             f"{source}: not a readable CSV file ({where or str(exc).splitlines()[0]}). "
             "Check the separator and quoting."
         ) from None
-    if "_line" in df.columns:
-        df = df.rename({"_line": "_line_source"})
+    df = df.rename({c: f"{c}_source" for c in _RESERVED if c in df.columns})
     text = {columns.get(c, c) for c in _TEXT}
     df = df.with_columns(_infer(df[c]) for c in df.columns if c not in text)
     lines, blank = _line_numbers(df, raw)

@@ -12,7 +12,7 @@ import polars as pl
 
 from estime._normalize import Duplicates
 from estime.errors import LogFormatError
-from estime.io.jsonl import PathLike, checked_json, log_from_raw
+from estime.io.jsonl import _RESERVED, PathLike, checked_json, log_from_raw
 from estime.log import EventLog
 
 __all__ = ["read_parquet"]
@@ -44,8 +44,7 @@ def read_parquet(path: PathLike, *, duplicates: Duplicates = "error",
             "truncated, or another format?"
         ) from None
     names = {c: columns.get(c, c) for c in ("data", "meta")}
-    if "_line" in df.columns:
-        df = df.rename({"_line": "_line_source"})
+    df = df.rename({c: f"{c}_source" for c in _RESERVED if c in df.columns})
     if all(df.schema[n] == pl.String for n in names.values() if n in df.columns):
         checked = [
             checked_json(df[name], name, lambda i: f"row {i + 1} of {source}",
