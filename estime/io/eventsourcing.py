@@ -25,7 +25,9 @@ Wrappers become plain JSON values: ``datetime_iso`` → its ISO text, ``decimal_
 the dashed UUID text, and the common extension transcodings ``tuple_as_list`` → the list,
 ``date_iso``/``time_iso`` → the text. Any other (custom) transcoding is kept as the
 ``{"_type_": ..., "_data_": ...}`` object, its inner values unwrapped, so nothing is lost and
-nothing fails.
+nothing fails. JSON has no NaN or infinities and most JSON tools read no integers beyond 64
+bits: such values (which the library's ``json`` codec writes) become text. A timestamp without
+a UTC offset is taken as UTC.
 
 Safety: the file is opened read-only (``mode=ro``; also ``immutable=1`` when no write-ahead log
 is pending) and never modified; topics are never imported or resolved. States written with a
@@ -312,7 +314,9 @@ def decode_state(state: bytes, decimals: Decimals) -> tuple[dict[str, Any], date
         raise ValueError(f"a state is a JSON object, got {type(obj).__name__}")
     version = obj.pop("class_version", 1)
     data = _unwrap(obj, decimals)
-    time = _time_of(data.pop("timestamp", None))
+    time = _time_of(data.get("timestamp"))
+    if time is not None:  # an unreadable timestamp stays in the data
+        del data["timestamp"]
     return data, time, version if isinstance(version, int) else 1
 
 
