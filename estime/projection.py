@@ -56,6 +56,7 @@ from estime.errors import EstimeError, LogFormatError, ProjectionError
 from estime.log import Event, EventLog
 
 if TYPE_CHECKING:
+    from estime.branch import Branch
     from estime.diff import Diff
     from estime.upcast import Upcasters
 
@@ -197,7 +198,7 @@ def _approx_size(value: Any) -> int:
 # ---------------------------------------------------------------------------- replay
 
 
-def replay(log: EventLog, projection: Projection, checkpoint_every: int | None = None,
+def replay(log: EventLog | Branch, projection: Projection, checkpoint_every: int | None = None,
            upcasters: Upcasters | None = None, *, honour_rollbacks: bool = True,
            checkpoint_memory: int = 128 * 2**20, base: Replay | None = None,
            shared: int = 0) -> Replay:
@@ -208,6 +209,13 @@ def replay(log: EventLog, projection: Projection, checkpoint_every: int | None =
     of another replay of the same projection whose log shares its first ``shared`` rows with
     this one (used by branches).
     """
+    from estime.branch import Branch
+
+    if isinstance(log, Branch):
+        if base is not None or checkpoint_every is not None:
+            raise TypeError("replay(branch, ...) reuses its parent's checkpoints; pass "
+                            "branch.log to choose checkpoint_every or base yourself")
+        return log.replay(projection, upcasters=upcasters, honour_rollbacks=honour_rollbacks)
     return Replay(log, projection, checkpoint_every=checkpoint_every, upcasters=upcasters,
                   honour_rollbacks=honour_rollbacks, checkpoint_memory=checkpoint_memory,
                   base=base, shared=shared)
