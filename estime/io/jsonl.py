@@ -124,7 +124,7 @@ def checked_json(col: pl.Series, name: str, where: Callable[[int], str], *,
                  objects: bool = False) -> pl.Series:
     """``col`` (JSON text) validated: raise naming the first bad row, make multi-line values
     compact. ``objects`` requires JSON objects (``meta``)."""
-    ok, col = compact_json(col.str.strip_chars(" \t\r\n"))
+    ok, col = compact_json(col)
     if not ok.all():
         i = int((~ok).arg_true()[0])
         text = col[i]
