@@ -68,6 +68,13 @@ def _missing_public_names(nb: nbformat.NotebookNode) -> list[str]:
                   if not hasattr(es, n) or isinstance(getattr(es, n), types.ModuleType))
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_uses_only_public_names(name: str) -> None:
+    missing = _missing_public_names(_read(name))
+    assert not missing, (f"{name} uses es.{', es.'.join(missing)}, which `import estime as es` "
+                         "does not provide (estime/__init__.py)")
+
+
 def _outputs_text(nb: nbformat.NotebookNode) -> str:
     parts = []
     for cell in nb.cells:
@@ -92,10 +99,6 @@ def test_notebook_runs_top_to_bottom(name: str, tmp_path: Path,
         monkeypatch.setenv(var, str(tmp_path / var))
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
     nb = nbformat.read(copy, as_version=4)
-    missing = _missing_public_names(nb)
-    if missing:  # the notebooks use the public API of DESIGN.md, through `import estime as es`
-        pytest.skip(f"estime does not export {', '.join(missing)} yet "
-                    "(estime/__init__.py); the notebook needs them")
     client = nbclient.NotebookClient(
         nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=False,
         resources={"metadata": {"path": str(work)}})
