@@ -229,6 +229,15 @@ def test_hostile_files(tmp_path):
     assert read_cloudevents(pretty).event(1).data == {"x": 1}
 
 
+def test_rfc3339_times_of_every_precision(tmp_path):
+    times = ["2024-01-01T00:00:00.123456789Z", "2024-01-01T00:00:00Z",
+             "2024-01-01T01:00:00.5+01:00"]
+    p = write(tmp_path, *[ce(i, time=t) for i, t in enumerate(times)])
+    assert [e.time for e in read_cloudevents(p)] == [
+        datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)]
+
+
 def test_content_types():
     for yes in ("application/json", "text/json", "application/cloudevents+json",
                 "application/vnd.a.b+json; charset=utf-8", "APPLICATION/JSON"):

@@ -76,9 +76,12 @@ def test_parquet_json_text_is_validated_with_row_numbers(tmp_path):
 
 
 def test_parquet_multiline_json_text_becomes_one_line(tmp_path):
-    df = pl.DataFrame({"stream": ["a"], "type": ["X"], "data": ['{\n  "a": [1,\n 2]\n}']})
+    df = pl.DataFrame({"stream": ["a", "a"], "type": ["X", "Y"],
+                       "data": ['{\n  "a": [1,\n 2]\n}', " [1] "], "meta": ["{}", ' {"m": 1}\t']})
     df.write_parquet(tmp_path / "m.parquet")
-    assert read_parquet(tmp_path / "m.parquet").frame["data"][0] == '{"a":[1,2]}'
+    log = read_parquet(tmp_path / "m.parquet")
+    assert log.frame["data"].to_list() == ['{"a":[1,2]}', "[1]"]
+    assert log.frame["meta"].to_list() == ["{}", '{"m":1}']
 
 
 def test_parquet_not_a_parquet_file(tmp_path):
