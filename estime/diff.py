@@ -40,6 +40,7 @@ from __future__ import annotations
 import difflib
 import html
 import json
+import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -249,7 +250,11 @@ def _scalar_equal(a: Any, b: Any, kind: int, strict: bool) -> bool:
         return False
     if kind == _NUM:
         if eq is True:
-            return not strict or isinstance(a, numbers.Integral) == isinstance(b, numbers.Integral)
+            if not strict:
+                return True
+            if isinstance(a, float) and isinstance(b, float):
+                return math.copysign(1.0, a) == math.copysign(1.0, b)  # 0.0 vs -0.0
+            return isinstance(a, numbers.Integral) == isinstance(b, numbers.Integral)
         return a != a and b != b  # both NaN
     return eq is True
 
@@ -405,7 +410,10 @@ def _fingerprint(x: Any, strict: bool) -> Any:
     """A hashable key, equal for strictly equal values (an alignment hint, checked after)."""
     k = _kind(x)
     if k == _NUM:
-        return (k, isinstance(x, numbers.Integral) if strict else None, x)
+        if not strict:
+            return (k, None, x)
+        sign = math.copysign(1.0, x) if isinstance(x, float) else 1.0
+        return (k, isinstance(x, numbers.Integral), sign, x)
     if k in (_STR, _BOOL, _NULL):
         return (k, x)
     try:
