@@ -341,6 +341,11 @@ class Cursor:
     ``i`` events. A far jump asks the core (``state_at``: a checkpoint and a short fold); a
     step forward folds from the state held here; recent states are kept as compact JSON
     (or deep copies when the state does not survive JSON) for steps back.
+
+    What a step changed is found without diffing the whole state when the state is a big
+    dict (thousands of accounts): the JSON of the states before and after the event is
+    compared byte-wise, and only the top-level entries in the differing span are diffed
+    (see :class:`Layout`).
     """
 
     NEAR = 2_048
@@ -358,7 +363,7 @@ class Cursor:
         self._json: bool | None = None
         self._checked = 0
         self._fold = getattr(rp, "_fold", None)
-        self._entries: tuple[list[Any], list[bytes]] | None = None
+        self._layout: Layout | None = None
 
     def seq_of(self, index: int) -> int:
         return 0 if index <= 0 else int(self.seqs[min(index, self.n) - 1])
@@ -370,16 +375,16 @@ class Cursor:
     def _snapshot(self, state: Any) -> Any:
         if self._json is not False:
             try:
-                blob = orjson.dumps(state, default=_refuse, option=orjson.OPT_PASSTHROUGH_DATETIME)
+                blob = orjson.dumps(state, default=_refuse, option=_OPTS)
             except (TypeError, orjson.JSONEncodeError):
                 self._json = False
             else:
-                check = self._checked < 4 or self._checked % 16 == 0
-                if check and orjson.loads(blob) != state:
-                        self._json = False
-                        self._snaps.clear()
-                        self._snap_bytes = 0
-                        return copy.deepcopy(state)
+                check = self._checked < 4 or self._checked % 64 == 0
+                if check and orjson.loads(blob) != state:  # tuples and the like
+                    self._json = False
+                    self._snaps.clear()
+                    self._snap_bytes = 0
+                    return copy.deepcopy(state)
                 self._checked += 1
                 self._json = True
                 return blob
@@ -419,65 +424,118 @@ class Cursor:
             return state
         return self.rp.state_at(self.seq_of(index))
 
+    def peek(self, index: int) -> Any:
+        """A copy of the state after ``index`` rows (the cursor does not move)."""
+        snap = self._snaps.get(index)
+        if snap is not None:
+            return self._restore(snap)
+        if index == self.index and self.state is not None:
+            return self._restore(self._snapshot(self.state))
+        return self.rp.state_at(self.seq_of(index))
+
+    def _layout_of(self, state: Any, snap: Any) -> Layout | None:
+        if (not isinstance(snap, bytes) or type(state) is not dict
+                or len(state) < self.ENTRIES):
+            return None
+        return Layout.of(state, snap)
+
     def move(self, index: int) -> tuple[Any, Diff]:
         """The state after ``index`` rows and what the event at that row changed."""
         index = max(0, min(index, self.n))
         if index == 0:
             state = self._owned(0)
-            self.state, self.index, self._entries = state, 0, None
+            self.state, self.index, self._layout = state, 0, None
             return state, diff(None, None)
-        entries = self._entries if self.index == index - 1 else None
+        layout = self._layout if self.index == index - 1 else None
         before = self._owned(index - 1)
         snap = self._snaps.get(index - 1)
         if snap is None:
             snap = self._snapshot(before)
             self._keep(index - 1, snap)
-        if entries is None:
-            entries = self._entries_of(before)
+        if layout is None or layout.blob is not snap:
+            layout = self._layout_of(before, snap)
         after = self._advance(before, index - 1, index)
-        after_entries = self._entries_of(after)
-        if entries is not None and after_entries is not None:
-            changes = _entry_diff(entries, after_entries, after)
+        snap_after = self._snapshot(after)
+        self._keep(index, snap_after)
+        step = None
+        if layout is not None and isinstance(snap_after, bytes) and type(after) is dict:
+            step = layout.step(snap_after, after)
+        if step is None:
+            changes, new_layout = diff(self._restore(snap), after), None
+            new_layout = self._layout_of(after, snap_after)
         else:
-            changes = diff(self._restore(snap), after)
-        self.state, self.index, self._entries = after, index, after_entries
-        if index not in self._snaps:
-            self._keep(index, self._snapshot(after))
+            changes, new_layout = step
+        self.state, self.index, self._layout = after, index, new_layout
         return after, changes
 
-    def _entries_of(self, state: Any) -> tuple[list[Any], list[bytes]] | None:
-        """A big top-level dict as (keys, JSON bytes of each value), else None.
 
-        Entries whose bytes are equal hold equal values, so a step only diffs the entries
-        whose bytes differ: a few, instead of every account of a bank.
-        """
-        if not self._json or type(state) is not dict or len(state) < self.ENTRIES:
-            return None
+_OPTS = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+class Layout:
+    """Where each top-level entry of a dict's compact JSON lies: ``{e0,e1,...}`` with entry
+    ``j`` (``"key":value``) at ``blob[starts[j]:ends[j]]``.
+
+    :meth:`step` finds what changed between this state and the next from their JSON alone:
+    bytes before the first difference and after the last one are shared, so every entry
+    whose text (and the delimiters around it) lies entirely in those spans is unchanged
+    (parsing is deterministic from the front; from the back, a quote's escaping and the
+    bracket depth depend only on the bytes after it). Only the entries in between are
+    decoded and diffed.
+    """
+
+    __slots__ = ("blob", "ends", "keys", "lens")
+
+    def __init__(self, blob: bytes, keys: list[Any], lens: np.ndarray) -> None:
+        self.blob, self.keys, self.lens = blob, keys, lens
+        self.ends = np.cumsum(lens + 1)
+
+    @classmethod
+    def of(cls, state: dict[Any, Any], blob: bytes) -> Layout | None:
+        """The layout of ``state`` whose compact JSON is ``blob`` (None if it does not add up)."""
+        dumps = orjson.dumps
         try:
-            dumps = orjson.dumps
-            return list(state), [dumps(v, default=_refuse) for v in state.values()]
+            lens = np.fromiter((len(dumps(k)) + 1 + len(dumps(v, default=_refuse, option=_OPTS))
+                                for k, v in state.items()), np.int64, len(state))
         except (TypeError, orjson.JSONEncodeError):
             return None
+        layout = cls(blob, list(state), lens)
+        return layout if layout.fits() else None
 
+    def fits(self) -> bool:
+        return bool(len(self.keys)) and int(self.ends[-1]) == len(self.blob) - 1
 
-def _entry_diff(before: tuple[list[Any], list[bytes]], after: tuple[list[Any], list[bytes]],
-                state: dict[Any, Any]) -> Diff:
-    """``diff(state before, state)`` computed on the entries whose JSON bytes differ."""
-    kb, bb = before
-    ka, ba = after
-    loads = orjson.loads
-    if kb == ka:
-        idx = [i for i, (x, y) in enumerate(zip(bb, ba)) if x != y]
-        sub_b = {kb[i]: loads(bb[i]) for i in idx}
-        sub_a = {ka[i]: state[ka[i]] for i in idx}
-    else:
-        old = dict(zip(kb, bb))
-        new = dict(zip(ka, ba))
-        changed = set(old.keys() ^ new.keys())
-        changed.update(k for k, v in new.items() if k in old and old[k] != v)
-        sub_b = {k: loads(b) for k, b in zip(kb, bb) if k in changed}
-        sub_a = {k: state[k] for k in ka if k in changed}
-    return diff(sub_b, sub_a)
+    def step(self, blob: bytes, state: dict[Any, Any]) -> tuple[Diff, Layout] | None:
+        """What changed from this state to ``state`` (whose JSON is ``blob``), and its layout;
+        None when the keys are not the same ones in the same order."""
+        keys = list(state)
+        if keys != self.keys:
+            return None
+        if blob == self.blob:
+            return diff(None, None), Layout(blob, keys, self.lens)
+        a = np.frombuffer(self.blob, np.uint8)
+        b = np.frombuffer(blob, np.uint8)
+        m = min(len(a), len(b))
+        head = np.flatnonzero(a[:m] != b[:m])
+        p = int(head[0]) if len(head) else m
+        tail = np.flatnonzero(a[::-1][: m - p] != b[::-1][: m - p])
+        s = int(tail[0]) if len(tail) else m - p
+        starts = self.ends - self.lens
+        j0 = int(np.searchsorted(self.ends, p, side="left"))  # entries with end < p
+        j1 = int(np.searchsorted(starts - 1, len(a) - s, side="left"))
+        j1 = max(j1, j0 + 1) if j0 < len(keys) else j0
+        dumps = orjson.dumps
+        try:
+            old = orjson.loads(b"{" + self.blob[int(starts[j0]):int(self.ends[j1 - 1])] + b"}")
+            lens = self.lens.copy()
+            lens[j0:j1] = [len(dumps(k)) + 1 + len(dumps(state[k], default=_refuse, option=_OPTS))
+                           for k in keys[j0:j1]]
+        except (TypeError, orjson.JSONEncodeError, IndexError):
+            return None
+        layout = Layout(blob, keys, lens)
+        if not layout.fits() or list(old) != keys[j0:j1]:
+            return None
+        return diff(old, {k: state[k] for k in keys[j0:j1]}), layout
 
 
 def _refuse(value: Any) -> Any:

@@ -21,7 +21,9 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -163,6 +165,8 @@ class TimeSlider(_Widget):
     streams = t.List(t.Unicode()).tag(sync=True)
     jump_type = t.Unicode("").tag(sync=True)
     jump_stream = t.Unicode("").tag(sync=True)
+    #: render the next position ahead of time, so a step forward shows at once
+    prefetch = t.Bool(True).tag(sync=True)
 
     def __init__(self, replay: Replay, selector: Callable[[Any], Any] | None = None, *,
                  seq: int = 0, page_size: int = 50) -> None:
@@ -172,9 +176,12 @@ class TimeSlider(_Widget):
         self.replay = replay
         self.selector = selector
         self._cursor = R.Cursor(replay)
-        self._state: Any = None
+        self._shown = -1
+        self._ahead: tuple[dict[str, Any], Diff, tuple[int, int]] | None = None
         self._changes: Diff = diff(None, None)
         self._jumps: dict[tuple[str, str], np.ndarray] = {}
+        #: kernel-side seconds of the latest moves (for benchmarks and curiosity)
+        self.step_seconds: deque[float] = deque(maxlen=1_000)
         log = replay.log
         super().__init__(n=len(log), last_seq=self._cursor.seq_of(len(log)),
                          page_size=page_size, types=log.types, streams=log.streams[:1_000],
@@ -188,8 +195,8 @@ class TimeSlider(_Widget):
 
     @property
     def state(self) -> Any:
-        """The state shown (after the event at ``seq``)."""
-        return self._state
+        """The state shown (after the event at ``seq``): a copy the caller may mutate."""
+        return self._cursor.peek(self._shown)
 
     @property
     def changes(self) -> Diff:
@@ -232,7 +239,7 @@ class TimeSlider(_Widget):
 
     @_guard
     def _on_position(self, change: dict[str, Any]) -> None:
-        if change["new"] != self._cursor.index:
+        if change["new"] != self._shown:
             self._go(change["new"])
         else:
             self.rendered += 1
@@ -265,31 +272,59 @@ class TimeSlider(_Widget):
 
     def _go(self, index: int) -> None:
         index = max(0, min(index, self.n))
+        started = time.perf_counter()
         with self.hold_sync():
             try:
-                state, changes = self._cursor.move(index)
-                self._state, self._changes = state, changes
-                event = (None if index == 0 else
-                         next(self.replay.log.iter_events(index - 1, index)))
-                value = "" if self.selector is None else R.short(R.json_text(
-                    R.safe_select(self.selector, state)), 200)
-                self.position = index
-                self.seq = self._cursor.seq_of(index)
+                ahead, self._ahead = self._ahead, None
+                if ahead is not None and ahead[0]["position"] == index \
+                        and ahead[2] == (self.page, self.page_size):
+                    traits, self._changes = ahead[0], ahead[1]
+                else:
+                    traits, self._changes = self._compute(index)
+                self._shown = index
+                for name, value in traits.items():
+                    setattr(self, name, value)
                 self.error = ""
-                self.event_html = R.event_html(event, self.replay.log.source)
-                self.changes_html = R.changes_html(changes)
-                self.changed_paths = changes.frame["path"].head(500).to_list()
-                self.value_text = value
-                self._render_state()
             finally:
                 self.rendered += 1  # the front end waits for this before its next request
+        self.step_seconds.append(time.perf_counter() - started)
+        self._prefetch(index + 1)
+
+    def _compute(self, index: int) -> tuple[dict[str, Any], Diff]:
+        """Everything the front end shows at row position ``index``."""
+        state, changes = self._cursor.move(index)
+        event = None if index == 0 else next(self.replay.log.iter_events(index - 1, index))
+        value = "" if self.selector is None else R.short(R.json_text(
+            R.safe_select(self.selector, state)), 200)
+        state_html, pager = R.state_html(state, changes, page=self.page,
+                                         page_size=max(1, self.page_size))
+        return {"position": index, "seq": self._cursor.seq_of(index),
+                "event_html": R.event_html(event, self.replay.log.source),
+                "changes_html": R.changes_html(changes),
+                "changed_paths": changes.frame["path"].head(500).to_list(),
+                "value_text": value, "state_html": state_html, "pager": pager}, changes
+
+    def _prefetch(self, index: int) -> None:
+        """Render the next position ahead of time and send it to the front end, which shows
+        it at once when the user steps there (the kernel still confirms the move)."""
+        if not self.prefetch or index > self.n:
+            return
+        try:
+            traits, changes = self._compute(index)
+        except Exception:  # shown when the user actually moves there
+            return
+        self._ahead = (traits, changes, (self.page, self.page_size))
+        self.send({"prefetch": traits})
 
     def _render_state(self) -> None:
-        html_text, pager = R.state_html(self._state, self._changes, page=self.page,
+        html_text, pager = R.state_html(self.state, self._changes, page=self.page,
                                         page_size=max(1, self.page_size))
         with self.hold_sync():
             self.state_html = html_text
             self.pager = pager
+        self._ahead = None
+        self.send({"prefetch": None})
+        self._prefetch(self._shown + 1)
 
 
 # ---------------------------------------------------------------------------- DiffView

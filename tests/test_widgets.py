@@ -533,3 +533,72 @@ def test_branch_view_of_two_equal_logs_says_so():
     assert "not a branch" in bv2.edits_html
     with pytest.raises(TypeError, match="Projection"):
         BranchView(log, log, log)
+
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                         st.floats(allow_nan=False, allow_infinity=False),
+                         st.text(alphabet='"\\{}[],:ab \n', max_size=6))
+json_values = st.recursive(json_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text('"\\{}:,ab', max_size=3), inner,
+                                                 max_size=3)), max_leaves=8)
+ops = st.lists(st.tuples(st.sampled_from(["set", "nest", "del"]),
+                         st.text(alphabet='"\\{}[],:xy', min_size=0, max_size=3),
+                         json_values), min_size=1, max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=ops, moves=st.lists(st.integers(0, 60), min_size=1, max_size=20))
+def test_cursor_byte_layout_diff_is_exact_for_any_json(ops, moves):
+    """Keys and values full of quotes, backslashes and brackets: the byte-span diff of the
+    cursor equals the core's diff after every event, stepping and jumping."""
+    p = es.Projection("kv", initial=dict)
+
+    @p.on("Op")
+    def apply(s, e):
+        kind, key, value = e.data["kind"], e.data["key"], e.data["value"]
+        if kind == "set":
+            s[key] = value
+        elif kind == "nest":
+            s.setdefault(key, {}) if isinstance(s.get(key), dict) else s.__setitem__(key, {})
+            s[key]["v"] = value
+        else:
+            s.pop(key, None)
+
+    seed = [{"stream": "s", "type": "Op",
+             "data": {"kind": "set", "key": f"k{i}\"{i % 3}", "value": i}} for i in range(5)]
+    recs = seed + [{"stream": "s", "type": "Op", "data": {"kind": k, "key": key, "value": v}}
+                   for k, key, v in ops]
+    log = EventLog.from_records(recs)
+    rp = es.replay(log, p, checkpoint_every=7)
+    cur = _views.Cursor(rp)
+    cur.ENTRIES = 1
+    for pos in [*range(len(log) + 1), *moves]:
+        pos = min(pos, len(log))
+        state, changes = cur.move(pos)
+        seq = cur.seq_of(pos)
+        assert state == rp.state_at(seq)
+        if pos:
+            assert changes.frame.equals(rp.changes(seq).frame), (pos, seq)
+
+
+def test_the_next_step_is_rendered_ahead_and_matches_a_fresh_render(rp, monkeypatch):
+    ts = TimeSlider(rp, selector=lambda s: len(s))
+    plain = TimeSlider(rp, selector=lambda s: len(s))
+    plain.prefetch = False
+    sent: list[dict] = []
+    monkeypatch.setattr(ts, "send", lambda content, buffers=None: sent.append(content))
+    ts.seq = 20
+    assert sent[-1]["prefetch"]["position"] == 21 and ts._ahead is not None
+    plain.seq = 21
+    names = ["event_html", "state_html", "changes_html", "changed_paths", "value_text", "seq"]
+    assert {k: sent[-1]["prefetch"][k] for k in names} == {k: getattr(plain, k) for k in names}
+    computed = []
+    real = ts._compute
+    monkeypatch.setattr(ts, "_compute", lambda i: computed.append(i) or real(i))
+    ts.step(1)  # uses what was rendered ahead: only the next one is computed
+    assert computed == [22] and ts.seq == 21 and ts.state_html == plain.state_html
+    assert ts.state == rp.state_at(21) and ts.changes.frame.equals(rp.changes(21).frame)
+    ts.page_size = 2  # a new page invalidates what the front end holds
+    assert {"prefetch": None} in sent and sent[-1]["prefetch"]["position"] == 22
+    ts.step(1)
+    assert ts.state_html.count('class="es-more"') >= 1 and ts.pager["page"] == 0

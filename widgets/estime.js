@@ -28,11 +28,21 @@ function numberInput(cls) {
   const i = el("input", cls);
   i.type = "number";
   i.step = "1";
+  // Enter commits the typed number (a "change" event), as leaving the field does
+  i.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") i.dispatchEvent(new Event("change"));
+  });
   return i;
 }
 
 function fmt(n) {
   return Number(n).toLocaleString("en-US");
+}
+
+// Timestamps for benchmarks: set window.__estimeTrace = [] to collect them.
+function trace(label) {
+  const t = globalThis.__estimeTrace;
+  if (Array.isArray(t)) t.push([label, performance.now()]);
 }
 
 // Listen to model events; the returned function removes every listener.
@@ -63,11 +73,16 @@ function errorBanner(model, subs) {
 
 function htmlView(model, subs, trait, cls) {
   const node = el("div", cls);
-  const update = () => {
-    node.innerHTML = model.get(trait); // escaped by the kernel
+  let shown = null;
+  // html comes from the kernel, escaped there (estime/_views.py)
+  node.show = (html) => {
+    if (html === shown) return false;
+    node.innerHTML = html;
+    shown = html;
+    return true;
   };
-  subs.on("change:" + trait, update);
-  update();
+  subs.on("change:" + trait, () => node.show(model.get(trait)));
+  node.show(model.get(trait));
   return node;
 }
 
@@ -223,9 +238,26 @@ function renderTimeSlider(model, root, subs) {
   const jumps = el("div", "es-jumps");
   jumps.append(el("span", "es-muted", "jump to"), jumpType, jumpStream, datalist, prev, next);
 
+  subs.on("change:event_html", () => trace("received"));
   const eventView = htmlView(model, subs, "event_html", "es-event-view");
   const changesView = htmlView(model, subs, "changes_html", "es-changes-view");
   const stateView = htmlView(model, subs, "state_html", "es-state-view");
+  // bring the first changed entry into view inside the state panel (not the page); in the
+  // next frame, so reading positions does not force a layout of the whole page now
+  let revealing = 0;
+  const revealChange = () => {
+    cancelAnimationFrame(revealing);
+    revealing = requestAnimationFrame(() => {
+      const hit = stateView.querySelector(".es-changed, .es-has-change");
+      if (!hit) return;
+      const top = hit.offsetTop, bottom = top + hit.offsetHeight;
+      const view = stateView.scrollTop, height = stateView.clientHeight;
+      if (top < view || bottom > view + height) {
+        stateView.scrollTop = Math.max(0, top - height / 3);
+      }
+    });
+  };
+  subs.on("change:state_html", () => revealChange());
   const pager = pagerView(model, subs, (p) =>
     `entries ${fmt(p.page * model.get("page_size") + 1)}–` +
     `${fmt(Math.min((p.page + 1) * model.get("page_size"), p.total - p.pinned))} of ` +
@@ -243,10 +275,30 @@ function renderTimeSlider(model, root, subs) {
   main.append(left, right);
   root.append(errorBanner(model, subs), controls, strip, legend, jumps, main);
 
+  // ---- the next position, rendered ahead by the kernel: shown at once when stepped to
+  let ahead = null;
+  subs.on("msg:custom", (msg) => {
+    if (!msg || !("prefetch" in msg)) return;
+    ahead = msg.prefetch;
+    trace("ahead-received");
+    if (ahead && pending === ahead.position) showAhead(pending);
+  });
+  function showAhead(pos) {
+    if (!ahead || ahead.position !== pos) return;
+    eventView.show(ahead.event_html);
+    changesView.show(ahead.changes_html);
+    if (stateView.show(ahead.state_html)) revealChange();
+    valueText.textContent = ahead.value_text ? "value: " + ahead.value_text : "";
+    chart.move(ahead.seq);
+    seqInput.value = String(ahead.seq);
+    trace("ahead");
+  }
+
   // ---- requests to the kernel: the latest wins, one in flight at a time
   let inflight = false, pending = null, timer = null, watchdog = null;
   const target = () => (pending !== null ? pending : model.get("position"));
   function send(pos) {
+    trace("send");
     inflight = true;
     model.set("position", pos);
     model.save_changes();
@@ -257,19 +309,24 @@ function renderTimeSlider(model, root, subs) {
     pos = Math.max(0, Math.min(n(), Math.round(pos)));
     range.value = String(pos);
     posLabel.textContent = `${fmt(pos)} / ${fmt(n())}`;
-    if (inflight) { pending = pos; return; }
-    pending = null;
-    if (pos !== model.get("position")) send(pos);
+    if (inflight) {
+      pending = pos;
+    } else {
+      pending = null;
+      if (pos !== model.get("position")) send(pos);
+    }
+    showAhead(pos);
   }
   const step = (d) => request(target() + d);
 
   // ---- views of the kernel's state
+  let stripWidth = 1;
   function showPosition() {
     const pos = model.get("position");
     if (pending === null) range.value = String(pos);
     posLabel.textContent = `${fmt(pending !== null ? pending : pos)} / ${fmt(n())}`;
     if (document.activeElement !== seqInput) seqInput.value = String(model.get("seq"));
-    const w = canvas.clientWidth || 1;
+    const w = stripWidth;  // measured when the strip is drawn: no layout per step
     mark.style.left = (n() ? (pos / n()) * w : 0).toFixed(1) + "px";
     chart.move(model.get("seq"));
     valueText.textContent = model.get("value_text") ? "value: " + model.get("value_text") : "";
@@ -277,6 +334,7 @@ function renderTimeSlider(model, root, subs) {
     fwd.disabled = pos >= n();
   }
   function onRendered() {
+    trace("rendered");
     inflight = false;
     clearTimeout(watchdog);
     if (pending !== null) {
@@ -311,6 +369,7 @@ function renderTimeSlider(model, root, subs) {
   function drawStrip() {
     const tl = model.get("timeline") || {};
     const w = Math.max(1, strip.clientWidth || 600), h = 24;
+    stripWidth = w;
     const dpr = window.devicePixelRatio || 1;
     canvas.width = Math.round(w * dpr);
     canvas.height = Math.round(h * dpr);
@@ -392,9 +451,6 @@ function renderTimeSlider(model, root, subs) {
   back.addEventListener("click", () => step(-1));
   fwd.addEventListener("click", () => step(1));
   range.addEventListener("input", () => request(Number(range.value)));
-  seqInput.addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter") seqInput.dispatchEvent(new Event("change"));
-  });
   seqInput.addEventListener("change", () => {
     const v = parseInt(seqInput.value, 10);
     if (Number.isNaN(v)) return;
@@ -435,9 +491,11 @@ function renderTimeSlider(model, root, subs) {
   const resize = new ResizeObserver(() => drawStrip());
   resize.observe(strip);
   requestAnimationFrame(drawStrip);
+  revealChange();
   drawTrack();
   showPlaying();
   return () => {
+    cancelAnimationFrame(revealing);
     clearTimeout(timer);
     clearTimeout(watchdog);
     resize.disconnect();
@@ -603,6 +661,8 @@ const RENDERERS = {
 function render({ model, el: host }) {
   const subs = listeners(model);
   const root = el("div", "estime");
+  // keys typed in a widget are the widget's: JupyterLab's notebook shortcuts stay out
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
   host.appendChild(root);
   const kind = model.get("_kind");
   const draw = RENDERERS[kind];
