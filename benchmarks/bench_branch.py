@@ -17,30 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import fmt, table, timed
+from bench_replay import balances
 
 import estime as es
 from estime._replays import cached_replay
 from estime.compare import compare
 from estime.datasets import agent_failed, agent_fault, agent_projection, agent_run, bank
 from estime.rootcause import culprits
-
-
-def balances() -> es.Projection:
-    p = es.Projection("balances", initial=dict)
-
-    @p.on("AccountOpened")
-    def opened(state, e):
-        state[e.stream] = {"owner": e.data["owner"], "balance": 0}
-
-    @p.on("MoneyDeposited", "TransferReceived")
-    def credit(state, e):
-        state[e.stream]["balance"] += e.data["amount"]
-
-    @p.on("MoneyWithdrawn", "TransferSent")
-    def debit(state, e):
-        state[e.stream]["balance"] -= e.data["amount"]
-
-    return p
 
 
 def main(n: int = 1_000_000, accounts: int = 10_000) -> None:
