@@ -75,6 +75,9 @@ async ([key, seq, path]) => {
   });
   root.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
   const dom = await shown;
+  // and on screen: the frame after the update has been laid out and painted
+  await new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
+  const painted = performance.now() - t0;
   const t1 = Date.now();
   while (!window.__estimeTrace.some(x => x[0] === 'rendered') && Date.now() - t1 < 20000) {
     await new Promise(r => setTimeout(r, 1));
@@ -85,7 +88,7 @@ async ([key, seq, path]) => {
   while (!window.__estimeTrace.some(x => x[0] === 'ahead-received') && Date.now() - t2 < 3000) {
     await new Promise(r => setTimeout(r, 2));
   }
-  return [dom, ack ? ack[1] - t0 : null];
+  return [dom, ack ? ack[1] - t0 : null, painted];
 }
 """
 
@@ -135,8 +138,8 @@ def browser_side(n: int, accounts: int, start: int,
         ts = TimeSlider(rp, seq={start})
         ts
     ''')]
-    out: dict[str, list[float]] = {"page": [], "ack": [], "back": [], "playwright": [],
-                                   "cdp": [], "setup": []}
+    out: dict[str, list[float]] = {"page": [], "ack": [], "painted": [], "back": [],
+                                   "playwright": [], "cdp": [], "setup": []}
     with tempfile.TemporaryDirectory(prefix="estime-bench-lab-") as tmp:
         lab = Lab(Path(tmp)).start()
         try:
@@ -157,12 +160,13 @@ def browser_side(n: int, accounts: int, start: int,
                 page.locator(".estime-timeslider .es-ts").focus()
                 for k in range(STEPS):  # forward: the kernel renders the next step ahead
                     seq = start + 1 + k
-                    dom, ack = page.evaluate(STEP_JS, ["ArrowRight", seq, paths[seq]])
+                    dom, ack, painted = page.evaluate(STEP_JS, ["ArrowRight", seq, paths[seq]])
                     out["page"].append(dom / 1000)
                     out["ack"].append(ack / 1000)
+                    out["painted"].append(painted / 1000)
                 for k in range(STEPS):  # backward: nothing ahead, a full round trip each
                     seq = start + STEPS - 1 - k
-                    dom, _ = page.evaluate(STEP_JS, ["ArrowLeft", seq, paths[seq]])
+                    dom, _, _ = page.evaluate(STEP_JS, ["ArrowLeft", seq, paths[seq]])
                     out["back"].append(dom / 1000)
                 # steps timed from Python through playwright (adds the CDP overhead)
                 seq = start  # where the backward steps ended
@@ -172,7 +176,7 @@ def browser_side(n: int, accounts: int, start: int,
                     page.keyboard.press("ArrowRight")
                     page.wait_for_function(
                         "s => document.querySelector('.estime-timeslider .es-f-seq')"
-                        "?.textContent === s", arg=str(seq), timeout=20_000)
+                        "?.textContent === s", arg=str(seq), timeout=20_000, polling=5)
                     out["playwright"].append(time.perf_counter() - t)
                     time.sleep(0.3)  # human pace: the next step is rendered ahead meanwhile
                 for _ in range(10):  # what playwright itself costs: a no-op round trip
@@ -230,6 +234,8 @@ def main(n: int = 1_000_000, accounts: int = 10_000) -> None:
               ("step forward: key → state view p50", p50, "kernel state_at p50", s50,
                "p50 ≤ 100 ms"),
               ("step forward: key → state view p95", p95, "kernel state_at p95", s95, ""),
+              ("step forward: key → next frame painted p50", percentiles(b["painted"], 50)[0],
+               "kernel state_at p50", s50, ""),
               ("step forward: key → kernel confirmed p50", a50, "kernel state_at p50", s50, ""),
               ("step forward: key → kernel confirmed p95", a95, "kernel state_at p95", s95, ""),
               ("step back (nothing ahead): key → state view p50", r50, "kernel state_at p50",

@@ -187,27 +187,31 @@ def _ordered(value: Any, keys: set[Any]) -> list[Any]:
     return [k for k in value if k in keys]
 
 
-def _node(value: Any, path: str, label: str, depth: int, ctx: _Ctx) -> str:
+def _node(value: Any, path: str, label: str, depth: int, ctx: _Ctx, crowd: bool = False) -> str:
+    """One entry; ``crowd``: it has many siblings, so it stays one line unless it changed."""
     ctx.nodes += 1
     op = ctx.op.get(path)
+    container = isinstance(value, (Mapping, list, tuple))
+    n = len(value) if container else 0
+    opened = container and (path in ctx.touched or depth == 0 or (
+        n <= SMALL and depth < OPEN_DEPTH and not crowd)) and ctx.nodes <= MAX_NODES
     cls = "es-row"
     if op is not None:
         cls += f" es-changed es-op-{op}"
     elif path in ctx.touched and path:
         cls += " es-has-change"
-    key = f'<span class="es-k">{esc(label)}</span>: ' if label != "" else ""
+    if container and not opened:
+        cls += " es-collapsed"
     attrs = f'class="{cls}" data-path="{esc(path)}"'
-    container = isinstance(value, (Mapping, list, tuple))
+    key = f'<span class="es-k">{esc(label)}</span>: ' if label != "" else ""
     if not container:
         shown = scalar(value)
         if op == "replace":
             shown = f'<del class="es-before">{_text(ctx.before.get(path, ""))}</del> → {shown}'
         return f"<div {attrs}>{key}{shown}</div>"
-    n = len(value)
     brackets = ("{", "}") if isinstance(value, Mapping) else ("[", "]")
     size = f'<span class="es-size">{n} {"keys" if brackets[0] == "{" else "items"}</span>'
-    opened = (path in ctx.touched or (n <= SMALL and depth < OPEN_DEPTH) or depth == 0)
-    if not opened or ctx.nodes > MAX_NODES:
+    if not opened:
         ctx.cut = ctx.cut or ctx.nodes > MAX_NODES
         preview = esc(short(json_text(value), VALUE_CHARS))
         return f'<div {attrs}>{key}<span class="es-preview">{preview}</span> {size}</div>'
@@ -263,14 +267,14 @@ def _children(value: Any, path: str, depth: int, ctx: _Ctx) -> str:
                 f"(showing {lo + 1:,}–{lo + len(shown):,} of {others:,})</div>")
         if pinned:
             out.append('<div class="es-pinned-label">changed by this event</div>')
-            out.extend(_node(v, _child_path(path, k), str(k), depth + 1, ctx)
+            out.extend(_node(v, _child_path(path, k), str(k), depth + 1, ctx, True)
                        for k, v in pinned)
             out.append('<div class="es-pinned-label">entries</div>')
     for k, v in shown:
         if ctx.nodes > MAX_NODES:
             ctx.cut = True
             break
-        out.append(_node(v, _child_path(path, k), str(k), depth + 1, ctx))
+        out.append(_node(v, _child_path(path, k), str(k), depth + 1, ctx, n > SMALL))
     for rpath, key, before in ctx.removed.get(path, []):
         out.append(f'<div class="es-row es-changed es-op-remove" data-path="{esc(rpath)}">'
                    f'<span class="es-k">{esc(key)}</span>: '

@@ -242,6 +242,9 @@ def test_time_slider_renders_big_states_bounded_with_a_pager():
     rows = re.findall(r'data-path="/(acc-\d+)"', ts.state_html)
     assert rows[0] == changed  # pinned first, whatever page
     assert len(set(rows)) == 41 and len(ts.state_html) < 40_000
+    # one line per unchanged account, the changed one opened down to the changed value
+    assert ts.state_html.count("es-collapsed") == 40
+    assert f'data-path="/{changed}/balance"' in ts.state_html
     ts.page = 3
     rows = re.findall(r'data-path="/(acc-\d+)"', ts.state_html)
     others = [k for k in rp.state_at(ts.seq) if k != changed]

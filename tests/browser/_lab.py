@@ -41,6 +41,12 @@ def chromium_missing() -> str | None:
     return None if CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK) else INSTALL_HINT
 
 
+def when_chromium_is_missing(env: dict[str, str] | os._Environ[str]) -> str:
+    """What the browser tests do without Chromium: ``"fail"`` in CI (``CI=true``), else
+    ``"skip"`` (with :data:`INSTALL_HINT`)."""
+    return "fail" if env.get("CI", "").strip().lower() in {"true", "1", "yes"} else "skip"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _lab import REPO, Lab, chromium_missing, launch
+from _lab import REPO, Lab, chromium_missing, launch, when_chromium_is_missing
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,7 +29,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def chromium() -> None:
     missing = chromium_missing()
     if missing:
-        if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
+        if when_chromium_is_missing(os.environ) == "fail":
             pytest.fail(f"CI=true and {missing}", pytrace=False)
         pytest.skip(missing)
 
