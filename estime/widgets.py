@@ -46,7 +46,6 @@ log_ = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 # ---------------------------------------------------------------------------- assets
 
 
@@ -66,6 +65,7 @@ def static_dir() -> Path:
         "reinstall estime (`pip install estime[lab]`) or run from a full checkout")
 
 
+@functools.cache
 def _asset(name: str) -> str:
     return (static_dir() / name).read_text(encoding="utf-8")
 
@@ -89,7 +89,7 @@ def _guard(fn: F) -> F:
             last = traceback.extract_tb(exc.__traceback__)[-1]
             self.error = (f"{type(exc).__name__}: {exc} "
                           f"(in {fn.__name__}, {Path(last.filename).name}:{last.lineno})")
-            log_.exception("estime widget %s failed", type(self).__name__)
+            log_.debug("estime widget %s failed", type(self).__name__, exc_info=True)
             return None
 
     return wrapper  # type: ignore[return-value]
