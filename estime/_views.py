@@ -366,7 +366,7 @@ class Cursor:
         self._snap_bytes = 0
         self._json: bool | None = None
         self._checked = 0
-        self._fold = getattr(rp, "_fold", None)
+        self._fold = getattr(rp, "fold", None)
         self._layout: Layout | None = None
 
     def seq_of(self, index: int) -> int:

@@ -423,14 +423,31 @@ class Replay:
         """
         stop = self._n if stop is None else min(stop, self._n)
         state = self._state_at_index(start)
-        for a, b, to in self._segments(start, stop):
-            if to is not None:
-                state = self._state_at_index(self.log.index_of(to))
-                yield next(self.log.iter_events(a, b)), state
-                continue
-            for e in self._events(a, b):
-                state = self._fold_one(state, e)
-                yield e, state
+        bar = progress(stop - start, f"{self.projection.name}: walking")
+        try:
+            done = 0
+            for a, b, to in self._segments(start, stop):
+                if to is not None:
+                    state = self._state_at_index(self.log.index_of(to))
+                    yield next(self.log.iter_events(a, b)), state
+                    continue
+                for e in self._events(a, b):
+                    state = self._fold_one(state, e)
+                    yield e, state
+                    done += 1
+                    if not done & 0xFFFF:
+                        bar.update(0x10000)
+        finally:
+            bar.close()
+
+    def fold(self, state: Any, start: int, stop: int) -> Any:
+        """Fold rows ``[start, stop)`` of the log into ``state`` (mutated or replaced).
+
+        The building block of cursors that move forward without restoring a checkpoint:
+        ``fold(state_after_row_i, i, j)`` is the state after row ``j``. Rollback markers and
+        upcasters apply as in the replay.
+        """
+        return self._fold(state, start, stop)
 
     def _fold_one(self, state: Any, e: Event) -> Any:
         proj = self.projection
