@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -66,11 +67,12 @@ def timed(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times) * 1000
 
 
-def main() -> None:
+def main(n: int = 0, argv: list[str] | None = None) -> None:
+    """Run the diff benchmark (``n``, the log size run.py passes, is not used)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args()
+    args = parser.parse_args([] if argv is None else argv)
     n, repeat = args.accounts, args.repeat
 
     base = accounts(n)
@@ -123,4 +125,4 @@ def _full(before: Any, after: Any) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(argv=sys.argv[1:])

@@ -23,13 +23,13 @@ events, so ``state_at(seq)`` is one restore plus a fold of fewer than ``checkpoi
 events. With ``checkpoint_every=None`` the interval adapts as the fold goes: after each
 checkpoint of ``s`` bytes the next one comes
 
-    max(256, ceil(n * s / budget), s // 64)
+    max(256, ceil(n * s / budget), s // 96)
 
 events later, where ``n`` is the log's length and ``budget`` is ``checkpoint_memory``
 (default 128 MiB). The second term bounds memory: all checkpoints together stay within about
 ``budget``. The third bounds time: writing a checkpoint costs about 1-2 ns per byte and
 folding an event about a microsecond, so checkpoints stay a small share of the fold (for a
-state of 10k accounts, about 600 KB, one checkpoint every ~9k events). A point is never
+state of 10k accounts, about 600 KB, one checkpoint every ~6k events). A point is never
 more than one interval from a checkpoint.
 
 JSON-like states are kept as compact JSON bytes (orjson; restored in a few ms); states with
@@ -279,7 +279,7 @@ class Replay:
         if self._fixed_every is not None:
             return self._fixed_every
         by_memory = math.ceil(self._n * max(state_size, 1) / self._budget)
-        by_time = state_size // 64
+        by_time = state_size // 96
         return max(256, by_memory, by_time)
 
     def _add_checkpoint(self, index: int, state: Any) -> _Checkpoint:
