@@ -159,15 +159,26 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_lab(args: argparse.Namespace) -> int:
+def lab_command(args: argparse.Namespace) -> list[str]:
+    """The JupyterLab command line ``estime lab`` runs (127.0.0.1 only, token on)."""
     here = Path(__file__).resolve().parent
     notebooks = args.notebooks or (here.parent / "notebooks")
     if not Path(notebooks).is_dir():
         raise UsageError(f"no notebooks folder at {notebooks}; pass --notebooks DIR")
     cmd = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={args.port}",
-           f"--ServerApp.root_dir={notebooks}"]
+           f"--ServerApp.root_dir={notebooks}",
+           # no network: no news feed, no update check
+           "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI machines often run as root
     if args.no_browser:
         cmd.append("--no-browser")
+    return cmd
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    cmd = lab_command(args)
     try:
         return subprocess.call(cmd)  # noqa: S603 - our own interpreter and arguments
     except KeyboardInterrupt:

@@ -350,3 +350,24 @@ def test_usage_errors_exit_2_without_traceback(args: list[str]) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "error:" in proc.stderr and proc.stderr.startswith("usage: estime")
+
+
+def test_lab_binds_localhost_with_a_token_and_no_network(tmp_path):
+    import os
+
+    from estime.cli import UsageError, build_parser, lab_command
+
+    args = build_parser().parse_args(["lab", "--notebooks", str(tmp_path), "--port", "9999"])
+    cmd = lab_command(args)
+    assert "--ip=127.0.0.1" in cmd and "--port=9999" in cmd
+    assert f"--ServerApp.root_dir={tmp_path}" in cmd
+    assert not any("token=" in c.lower() for c in cmd)  # JupyterLab's own random token stays on
+    assert "--LabApp.news_url=None" in cmd
+    assert ("--allow-root" in cmd) == (os.geteuid() == 0)
+    missing = build_parser().parse_args(["lab", "--notebooks", str(tmp_path / "nope")])
+    try:
+        lab_command(missing)
+    except UsageError as exc:
+        assert "no notebooks folder" in str(exc)
+    else:
+        raise AssertionError("a missing notebooks folder must be an error")
