@@ -2,7 +2,7 @@
 
 What is known to work on these machines is in /work/shared/browser-testing.md: JupyterLab on
 127.0.0.1 with temporary config/runtime/settings folders, Debian's /usr/bin/chromium driven
-by Python playwright through ``executable_path`` (never ``playwright install``), every request
+by Python playwright through ``executable_path`` (no downloaded browser), every request
 to another host aborted and recorded.
 """
 
