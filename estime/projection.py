@@ -238,6 +238,7 @@ class Replay:
         self._budget = checkpoint_memory
         self._n = len(log)
         self._markers = self._find_markers() if honour_rollbacks else {}
+        self._marker_rows = sorted(self._markers)
         # type → handler (or None), resolved once: the hot loop is one dict lookup per event.
         self._dispatch = {t: projection.handler_for(t) for t in log.types}
         self._where: tuple[Any, Event | None] = (None, None)
@@ -339,7 +340,8 @@ class Replay:
     def _segments(self, start: int, stop: int) -> Iterator[tuple[int, int, int | None]]:
         """Split rows [start, stop) at rollback markers: (a, b, marker_to or None)."""
         a = start
-        for m in sorted(k for k in self._markers if start <= k < stop):
+        rows = self._marker_rows
+        for m in rows[_bisect.bisect_left(rows, start):_bisect.bisect_left(rows, stop)]:
             yield a, m, None
             yield m, m + 1, self._markers[m]
             a = m + 1
