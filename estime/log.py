@@ -55,6 +55,32 @@ _FIELDS = ("seq", "stream", "version", "type", "time", "data", "meta", "event_id
            "schema_version")
 
 
+class _Rows:
+    """Text columns of one decoded chunk, converted to Python strings on first access.
+
+    A decoded event keeps this (shared by its chunk) and its row number in place of its
+    ``meta`` and ``event_id``: most folds never read them, so a replay does not create two
+    strings per event for nothing.
+    """
+
+    __slots__ = ("_event_id", "_meta", "frame")
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self._meta: list[str] | None = None
+        self._event_id: list[str] | None = None
+
+    def meta(self, i: int) -> str:
+        if self._meta is None:
+            self._meta = self.frame["meta"].to_list()
+        return self._meta[i]
+
+    def event_id(self, i: int) -> str:
+        if self._event_id is None:
+            self._event_id = self.frame["event_id"].to_list()
+        return self._event_id[i]
+
+
 class Event(tuple):
     """One event: a frozen value with the canonical fields.
 
@@ -62,9 +88,10 @@ class Event(tuple):
     tuple for arrays); nested values are plain JSON values. ``to_dict()`` gives a plain copy.
     ``time`` is a UTC datetime or None.
 
-    Events behave like named tuples (``_fields``, ``_replace``, ``_asdict``, unpacking).
-    Inside, ``time`` is kept as microseconds since the epoch and ``meta`` as JSON text until
-    read: a replay of a million events never pays for values its handlers do not look at.
+    Events behave like named tuples (``_fields``, ``_replace``, ``_asdict``, unpacking,
+    equality by value). Read fields by name: inside, ``time`` is kept as microseconds since
+    the epoch, and ``meta`` and ``event_id`` stay in the log's columns until read, so a
+    replay of a million events never pays for values its handlers do not look at.
 
     >>> e = Event(seq=1, stream="a", version=1, type="X", data={"n": 1}, event_id="e1")
     >>> e.data["n"], dict(e.meta), e.time
@@ -94,7 +121,6 @@ class Event(tuple):
     version: int = property(itemgetter(2), doc="position in the stream")  # type: ignore[assignment]
     type: str = property(itemgetter(3), doc="event type")  # type: ignore[assignment]
     data: Any = property(itemgetter(5), doc="payload (read-only)")
-    event_id: str = property(itemgetter(7), doc="unique id")  # type: ignore[assignment]
     schema_version: int = property(  # type: ignore[assignment]
         itemgetter(8), doc="payload schema version")
 
@@ -110,16 +136,51 @@ class Event(tuple):
     def meta(self) -> Mapping[str, Any]:
         """Metadata (causation_id, correlation_id, actor, ...), read-only."""
         raw = tuple.__getitem__(self, 6)
+        if type(raw) is _Rows:
+            raw = raw.meta(tuple.__getitem__(self, 7))
         return MappingProxyType(json_loads(raw)) if isinstance(raw, str) else raw
+
+    @property
+    def event_id(self) -> str:  # type: ignore[override]
+        """Unique id of the event."""
+        raw = tuple.__getitem__(self, 6)
+        if type(raw) is _Rows:
+            return raw.event_id(tuple.__getitem__(self, 7))
+        return tuple.__getitem__(self, 7)  # type: ignore[no-any-return]
+
+    def _meta_text(self) -> str | Mapping[str, Any]:
+        raw = tuple.__getitem__(self, 6)
+        return raw.meta(tuple.__getitem__(self, 7)) if type(raw) is _Rows else raw
+
+    def _key(self) -> tuple[Any, ...]:
+        """The fields as comparable values (how the event is stored inside is irrelevant)."""
+        get = tuple.__getitem__
+        return (get(self, 0), get(self, 1), get(self, 2), get(self, 3), get(self, 4),
+                get(self, 5), dict(self.meta), self.event_id, get(self, 8))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Event):
+            return self._key() == other._key()
+        return tuple(self) == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
     def __iter__(self) -> Iterator[Any]:
         return (getattr(self, f) for f in _FIELDS)
 
-    def __getnewargs__(self) -> tuple[Any, ...]:
-        return tuple(tuple.__iter__(self))
+    def __reduce__(self) -> tuple[Any, ...]:
+        get = tuple.__getitem__
+        meta = self._meta_text()
+        return (Event, (get(self, 0), get(self, 1), get(self, 2), get(self, 3), get(self, 4),
+                        thaw(get(self, 5)), meta if isinstance(meta, str) else thaw(meta),
+                        self.event_id, get(self, 8)))
+
+    def __copy__(self) -> Event:
+        return self
 
     def __hash__(self) -> int:
-        return hash(tuple.__getitem__(self, 7))
+        return hash(self.event_id)
 
     def __repr__(self) -> str:
         return (f"Event(seq={self.seq}, stream={self.stream!r}, version={self.version}, "
@@ -153,38 +214,80 @@ def _to_micros(t: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _decode_rows(part: pl.DataFrame) -> list[Event]:
+#: Slices at least this long use the log's cached per-column helpers (string codes, rows
+#: with big integers); shorter ones (one event, a short fold) compute them directly.
+_CACHED_FROM = 4096
+
+
+class _Columns:
+    """Per-log helpers for decoding, computed once: a replay decodes every row again.
+
+    ``stream`` and ``type`` repeat a few values many times: they are kept as integer codes
+    into one list of strings, so decoding a chunk shares the string objects instead of
+    creating one per row. ``big`` holds the rows whose JSON may hold an integer beyond 64
+    bits (orjson would read those as floats), which are decoded exactly.
+    """
+
+    __slots__ = ("big", "codes")
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.codes = {name: _codes(frame[name]) for name in ("stream", "type")}
+        self.big = _big_rows(frame["data"])
+
+
+def _codes(col: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    labels = col.unique(maintain_order=True)
+    codes = col.cast(pl.Enum(labels)).to_physical().to_numpy()
+    return np.array(labels.to_list(), dtype=object), codes
+
+
+def _big_rows(texts: pl.Series) -> np.ndarray:
+    """Indices of the rows whose JSON text has a run of 19 or more digits."""
+    if not len(texts) or (texts.str.len_bytes().max() or 0) < 19:  # type: ignore[operator]
+        return np.empty(0, dtype=np.int64)
+    return texts.str.contains(r"\d{19}").arg_true().to_numpy().astype(np.int64)
+
+
+def _decode_rows(part: pl.DataFrame, cols: _Columns | None = None, lo: int = 0) -> list[Event]:
     """Events of a (canonical) frame slice; the hot path of every replay.
 
     Bulk C-level maps instead of per-row Python calls: decoding dominates a fold's cost.
+    ``cols``: the whole log's :class:`_Columns`, the slice starting at row ``lo``.
     """
     with gc_paused():
-        return _decode_cols(part)
+        return _decode_cols(part, cols, lo)
 
 
-def _exact_ints(texts: pl.Series, decoded: list[Any]) -> None:
-    """Re-decode, exactly, the rows whose JSON may hold an integer beyond 64 bits."""
-    big = texts.str.contains(r"\d{19}")
-    if big.any():
-        for i in big.arg_true().to_list():
-            decoded[i] = json_loads(texts[i])
+def _strings(part: pl.DataFrame, name: str, cols: _Columns | None, lo: int) -> list[str]:
+    if cols is None:
+        return part[name].to_list()  # type: ignore[no-any-return]
+    labels, codes = cols.codes[name]
+    return labels[codes[lo:lo + part.height]].tolist()  # type: ignore[no-any-return]
 
 
-def _decode_cols(part: pl.DataFrame) -> list[Event]:
+def _decode_cols(part: pl.DataFrame, cols: _Columns | None = None,
+                 lo: int = 0) -> list[Event]:
     texts = part["data"]
+    n = part.height
     # One parse of the whole chunk as a JSON array: a third cheaper than a call per row.
-    datas = orjson.loads("[" + texts.str.join(",").item() + "]") if len(texts) else []
-    _exact_ints(texts, datas)
+    datas = orjson.loads("[" + texts.str.join(",").item() + "]") if n else []
+    if cols is None:
+        big = _big_rows(texts)
+    else:
+        big = cols.big[np.searchsorted(cols.big, lo):np.searchsorted(cols.big, lo + n)] - lo
+    for i in big.tolist():
+        datas[i] = json_loads(texts[i])
     frozen = map(MappingProxyType if texts.str.starts_with("{").all() else freeze, datas)
-    cols = (
-        part["seq"].to_list(), part["stream"].to_list(), part["version"].to_list(),
-        part["type"].to_list(),
+    columns = (
+        part["seq"].to_numpy().tolist(), _strings(part, "stream", cols, lo),
+        part["version"].to_numpy().tolist(), _strings(part, "type", cols, lo),
         part["time"].dt.epoch("us").to_list(),  # Event.time converts on access
         frozen,
-        part["meta"].to_list(),  # Event.meta decodes on access
-        part["event_id"].to_list(), part["schema_version"].to_list(),
+        repeat(_Rows(part.select("meta", "event_id")), n),  # Event.meta, .event_id read
+        range(n),                                            # these on access
+        part["schema_version"].to_numpy().tolist(),
     )
-    return list(map(tuple.__new__, repeat(Event), zip(*cols)))
+    return list(map(tuple.__new__, repeat(Event), zip(*columns)))
 
 
 class EventLog:
@@ -299,6 +402,10 @@ class EventLog:
     __hash__ = None  # type: ignore[assignment]
 
     @cached_property
+    def _columns(self) -> _Columns:
+        return _Columns(self._frame)
+
+    @cached_property
     def _seqs(self) -> np.ndarray:
         return self._frame["seq"].to_numpy()
 
@@ -314,8 +421,9 @@ class EventLog:
     def iter_chunks(self, start: int = 0, stop: int | None = None) -> Iterator[list[Event]]:
         """The events of rows ``[start, stop)`` as lists of up to 65,536 (for hot loops)."""
         stop = self._frame.height if stop is None else min(stop, self._frame.height)
+        cols = self._columns if stop - start >= _CACHED_FROM else None
         for lo in range(start, stop, _CHUNK):
-            yield _decode_rows(self._frame.slice(lo, min(_CHUNK, stop - lo)))
+            yield _decode_rows(self._frame.slice(lo, min(_CHUNK, stop - lo)), cols, lo)
 
     def events(self, start: int = 0, stop: int | None = None) -> list[Event]:
         """The events of rows ``[start, stop)`` as a list."""

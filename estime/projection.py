@@ -285,7 +285,7 @@ class Replay:
 
     def _add_checkpoint(self, index: int, state: Any) -> _Checkpoint:
         k = len(self._cps)
-        verify = not self._deep and (k < 4 or k % 8 == 0)
+        verify = not self._deep and (k < 4 or k % 32 == 0)
         if self._deep:
             cp = _Checkpoint.__new__(_Checkpoint)
             cp.index, cp.blob, cp.obj = index, None, copy.deepcopy(state)
@@ -312,19 +312,40 @@ class Replay:
             start = 0
             state = {} if self.projection.per_stream else self.projection.new_state()
             self._add_checkpoint(0, state)
-        size = self._cps[-1].size
-        i = start
-        bar = progress(self._n - start, f"replay {self.projection.name}")
-        try:
-            while i < self._n:
-                stop = min(self._n, i + self._interval(size))
-                state = self._fold(state, i, stop)
-                bar.update(stop - i)
-                i = stop
-                size = self._add_checkpoint(i, state).size
-        finally:
-            bar.close()
-        self.checkpoint_every = self._interval(size)
+        self._fold_building(state, start)
+        self.checkpoint_every = self._interval(self._cps[-1].size)
+
+    def _fold_building(self, state: Any, start: int) -> None:
+        """The one full fold: decode in large chunks, checkpoint at interval boundaries.
+
+        Chunks are decoded once and sliced at checkpoints (not re-cut per interval), so a
+        checkpoint costs the copy of the state alone. The cyclic GC stays off for the whole
+        fold: with a decoded chunk alive, each collection would walk hundreds of thousands
+        of objects (measured: about a quarter of a replay).
+        """
+        n = self._n
+        next_cp = start + self._interval(self._cps[-1].size)
+        with progress(n - start, f"replay {self.projection.name}") as bar, gc_paused():
+            for a, b, to in self._segments(start, n):
+                if to is not None:
+                    state = self._state_at_index(self.log.index_of(to))
+                    if b >= next_cp:
+                        next_cp = b + self._interval(self._add_checkpoint(b, state).size)
+                    continue
+                lo = a
+                for chunk in self._chunks(a, b):
+                    pos, m = 0, len(chunk)
+                    while pos < m:
+                        take = min(m - pos, next_cp - lo - pos)
+                        part = chunk if take == m else chunk[pos:pos + take]
+                        state = self._run(state, (part,))
+                        pos += take
+                        if lo + pos == next_cp:
+                            next_cp += self._interval(self._add_checkpoint(next_cp, state).size)
+                    lo += m
+                    bar.update(m)
+            if self._cp_index[-1] != n:
+                self._add_checkpoint(n, state)
 
     # -------------------------------------------------------------- folding
 
@@ -358,22 +379,26 @@ class Replay:
         return state
 
     def _fold_plain(self, state: Any, start: int, stop: int) -> Any:
+        return self._run(state, self._chunks(start, stop))
+
+    def _run(self, state: Any, chunks: Iterable[list[Event]]) -> Any:
+        """Fold decoded chunks of events; handler errors become :class:`ProjectionError`."""
         try:
             with gc_paused():
-                return self._fold_loop(state, start, stop)
+                return self._fold_loop(state, chunks)
         except EstimeError:
             raise
         except Exception as exc:
             raise self._handler_error(*self._where, exc) from exc
 
-    def _fold_loop(self, state: Any, start: int, stop: int) -> Any:
+    def _fold_loop(self, state: Any, chunks: Iterable[list[Event]]) -> Any:
         proj = self.projection
         dispatch = self._dispatch
         handler: Any = None
         e: Any = None
         try:
             if not proj.per_stream:
-                for chunk in self._chunks(start, stop):
+                for chunk in chunks:
                     for e in chunk:
                         handler = dispatch[e[3]]
                         if handler is not None:
@@ -382,17 +407,18 @@ class Replay:
                                 state = r
             else:
                 new = proj.new_state
-                for e in self._events(start, stop):
-                    s = e[1]
-                    try:
-                        sub = state[s]
-                    except KeyError:
-                        sub = state[s] = new()
-                    handler = dispatch[e[3]]
-                    if handler is not None:
-                        r = handler(sub, e)
-                        if r is not None:
-                            state[s] = r
+                for chunk in chunks:
+                    for e in chunk:
+                        s = e[1]
+                        try:
+                            sub = state[s]
+                        except KeyError:
+                            sub = state[s] = new()
+                        handler = dispatch[e[3]]
+                        if handler is not None:
+                            r = handler(sub, e)
+                            if r is not None:
+                                state[s] = r
         except Exception:
             self._where = (handler, e)
             raise

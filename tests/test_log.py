@@ -390,3 +390,50 @@ def test_decoded_values_equal_the_records(recs):
         assert got["meta"] == rec.get("meta", {})
         want = rec.get("time")
         assert got["time"] == (None if want is None else want.astimezone(UTC))
+
+
+# --------------------------------------------------------------------------- decoding paths
+
+
+def _long_log(n: int = 5000) -> EventLog:
+    """Long enough for the bulk decoding path (cached string codes, big-integer rows)."""
+    return EventLog.from_records([
+        {"stream": f"s{i % 7}", "type": ("A", "B", "C")[i % 3],
+         "data": {"i": i, "big": 2**70 + i} if i % 1000 == 999 else {"i": i},
+         "meta": {"m": i}, "time": T0 + timedelta(seconds=i)}
+        for i in range(n)
+    ])
+
+
+def test_bulk_and_single_decoding_agree():
+    log = _long_log()
+    bulk = list(log)  # one call decodes everything: the cached-columns path
+    assert len(bulk) == len(log)
+    for i in (0, 1, 998, 999, 2999, 4999):
+        one = log.event(i + 1)  # a single row: the direct path
+        assert one == bulk[i] and hash(one) == hash(bulk[i])
+        assert bulk[i].data == {"i": i, "big": 2**70 + i} if i % 1000 == 999 else {"i": i}
+        assert bulk[i].meta == {"m": i} and bulk[i].event_id == one.event_id
+        assert bulk[i].time == T0 + timedelta(seconds=i)
+        rebuilt = Event(**bulk[i]._asdict())
+        assert rebuilt == bulk[i] and bulk[i] == rebuilt
+        assert not (rebuilt != bulk[i])  # noqa: SIM202 (tuple.__ne__ must not leak through)
+    assert bulk[1] != bulk[2]
+    assert bulk[999].data["big"] == 2**70 + 999 and type(bulk[999].data["big"]) is int
+
+
+def test_events_pickle_and_copy():
+    import copy
+    import pickle
+
+    log = _long_log()
+    for e in (next(iter(log)), list(log)[4500], Event(seq=1, stream="a", version=1, type="X",
+                                                    data={"n": [1]}, meta={"k": 1},
+                                                    event_id="e1")):
+        assert pickle.loads(pickle.dumps(e)) == e
+        deep = copy.deepcopy(e)
+        assert deep == e and type(deep) is Event
+        assert copy.copy(e) is e
+    # a state holding events can be deep-copied (checkpoints of such states)
+    state = {"last": list(log)[10]}
+    assert copy.deepcopy(state) == state

@@ -286,3 +286,47 @@ def test_checkpoints_frame_and_adaptive_interval(log):
     assert cps["seq"].to_list() == [0, 2, 4, 5]
     big = es.replay(log, bank_projection())
     assert big.checkpoints["index"].to_list() == [0, 5]
+
+
+def test_long_log_checkpoints_across_decoding_chunks():
+    # > 2 decoding chunks (65,536 rows), checkpoints that straddle them, and a rollback
+    n = 140_000
+    recs = [{"stream": f"s{i % 5}", "type": "Deposited", "data": {"amount": i % 11}}
+            for i in range(n)]
+    recs.insert(100_000, {"stream": "$estime", "type": "estime.RolledBack",
+                          "data": {"to": 70_000}})
+    log = es.EventLog.from_records(recs)
+    p = es.Projection("sums", initial=dict)
+
+    @p.on("Deposited")
+    def dep(state, e):
+        state[e.stream] = state.get(e.stream, 0) + e.data["amount"]
+
+    def expected(k: int) -> dict:
+        state: dict = {}
+        for r in recs[:k]:
+            if r["type"] == "estime.RolledBack":
+                state = expected(r["data"]["to"])
+            else:
+                state[r["stream"]] = state.get(r["stream"], 0) + r["data"]["amount"]
+        return state
+
+    for every in (None, 50_000, 65_536, 7_777):
+        rp = es.replay(log, p, checkpoint_every=every)
+        assert rp.checkpoints["index"].to_list()[-1] == len(log)
+        for k in (1, 65_536, 65_537, 99_999, 100_001, 131_073, len(log)):
+            assert rp.state_at(k) == expected(k), (every, k)
+        assert rp.final == expected(len(log))
+
+
+def test_states_holding_events_are_checkpointed(log):
+    p = es.Projection("last", initial=dict)
+
+    @p.on("*")
+    def last(state, event):
+        state[event.stream] = event
+
+    rp = es.replay(log, p, checkpoint_every=2)
+    events = list(log)
+    assert rp.state_at(3) == reference_fold(events[:3], p)
+    assert rp.final == reference_fold(events, p)
