@@ -141,12 +141,12 @@ class Event(tuple):
         return MappingProxyType(json_loads(raw)) if isinstance(raw, str) else raw
 
     @property
-    def event_id(self) -> str:  # type: ignore[override]
+    def event_id(self) -> str:
         """Unique id of the event."""
         raw = tuple.__getitem__(self, 6)
         if type(raw) is _Rows:
             return raw.event_id(tuple.__getitem__(self, 7))
-        return tuple.__getitem__(self, 7)  # type: ignore[no-any-return]
+        return tuple.__getitem__(self, 7)
 
     def _meta_text(self) -> str | Mapping[str, Any]:
         raw = tuple.__getitem__(self, 6)
@@ -260,9 +260,9 @@ def _decode_rows(part: pl.DataFrame, cols: _Columns | None = None, lo: int = 0) 
 
 def _strings(part: pl.DataFrame, name: str, cols: _Columns | None, lo: int) -> list[str]:
     if cols is None:
-        return part[name].to_list()  # type: ignore[no-any-return]
+        return part[name].to_list()
     labels, codes = cols.codes[name]
-    return labels[codes[lo:lo + part.height]].tolist()  # type: ignore[no-any-return]
+    return labels[codes[lo:lo + part.height]].tolist()
 
 
 def _decode_cols(part: pl.DataFrame, cols: _Columns | None = None,
