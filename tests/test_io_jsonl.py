@@ -363,3 +363,126 @@ def test_both_paths_agree_on_foreign_lines(tmp_path_factory, objs):
         assert fast_r == slow_r
     else:
         assert [e.to_dict() for e in fast_r] == [e.to_dict() for e in slow_r]
+
+
+# --------------------------------------------------------------------------- the fast path
+
+
+@pytest.fixture(params=["read_lines", "numpy"])
+def line_reader(request, monkeypatch):
+    """Lines come from polars' reader, or from the numpy splitter when polars has none."""
+    if request.param == "numpy":
+        monkeypatch.delattr(pl, "read_lines", raising=False)
+    return request.param
+
+
+def test_line_reader_blank_lines_bom_crlf_and_numbers(tmp_path, line_reader, path_kind):
+    good = [{"stream": f"s{i % 3}", "type": "X", "data": {"i": i}} for i in range(2500)]
+    body = lines(*good).replace("\n", "\r\n", 7)
+    raw = b"\xef\xbb\xbf\n \t\n" + body.encode() + b"\n\n" + b'{"stream":"a","type":}\n'
+    with pytest.raises(LogFormatError, match=r"line 2505 of .*log\.jsonl: not valid JSON"):
+        read_jsonl(write(tmp_path, raw))
+    log = read_jsonl(write(tmp_path, raw.rsplit(b"\n", 2)[0] + b"\n", "ok.jsonl"))
+    assert [e.data["i"] for e in log] == list(range(2500))
+
+
+def test_gzip_keeps_line_numbers(tmp_path, line_reader):
+    text = "\n" + lines({"stream": "a", "type": "X"}) + "\n" + '{"stream":"a"\n'
+    p = tmp_path / "log.jsonl.gz"
+    p.write_bytes(gzip.compress(text.encode()))
+    with pytest.raises(LogFormatError, match=r"line 4 of .*log\.jsonl\.gz: not valid JSON"):
+        read_jsonl(p)
+
+
+def test_non_utf8_on_both_line_readers(tmp_path, line_reader):
+    raw = lines(*[{"stream": "a", "type": "X"}] * 3).encode() + b'{"stream":"\xc3","type":"X"}\n'
+    with pytest.raises(LogFormatError, match=r"line 4 of .*log\.jsonl.*not UTF-8"):
+        read_jsonl(write(tmp_path, raw))
+
+
+def test_escaped_and_unicode_column_strings_on_the_fast_path(tmp_path, monkeypatch):
+    """ensure_ascii writers escape names: the cut inside quotes decodes them exactly."""
+    names = ["plain", 'quo"te', "back\\slash", "caf\u00e9", "\u2603\U0001f600", "tab\tnl\n",
+             '","version":', "\\", "\x00\x1f", "/"]
+    recs = [{"stream": names[i % len(names)], "type": names[(i * 3) % len(names)],
+             "data": {"i": i}, "event_id": f"e{i}-{names[(i * 7) % len(names)]}"}
+            for i in range(3000)]
+    text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in recs)  # \uXXXX escapes
+
+    def boom(*a, **k):
+        raise AssertionError("slow path used")
+
+    monkeypatch.setattr(jsonl_mod, "_slow_frame", boom)
+    log = read_jsonl(write(tmp_path, text))
+    assert log.frame["stream"].to_list() == [r["stream"] for r in recs]
+    assert log.frame["type"].to_list() == [r["type"] for r in recs]
+    assert log.frame["event_id"].to_list() == [r["event_id"] for r in recs]
+
+
+def test_payload_holding_a_later_key_text(tmp_path, path_kind):
+    """An object payload with a key named like the next key: the cut falls inside the payload
+    and the line is parsed another way, never misread."""
+    recs = [{"stream": "s", "type": "T", "data": {"a": i, "meta": {"x": i}} if i % 2 else {"b": i},
+             "meta": {"m": i}} for i in range(2500)]
+    log = read_jsonl(write(tmp_path, lines(*recs)))
+    assert [dict(e.data) for e in log] == [r["data"] for r in recs]
+    assert [dict(e.meta) for e in log] == [r["meta"] for r in recs]
+
+
+def test_null_and_mixed_column_values_across_layouts(tmp_path, path_kind):
+    recs = []
+    for i in range(3000):
+        r: dict = {"stream": "s", "type": "T", "time": None if i % 4 == 0 else
+                   f"2024-01-01T00:00:{i % 60:02d}.000000Z", "n": [i, None, True, 1.5][i % 4]}
+        recs.append(r)
+    log = read_jsonl(write(tmp_path, lines(*recs)), stream="stream", type="type")
+    assert log.frame["time"].null_count() == 750
+    assert [e.data["n"] for e in log] == [r["n"] for r in recs]
+
+
+def test_fast_times_rejects_other_forms():
+    ok = "2024-02-29T23:59:59.999999Z"
+    assert jsonl_mod.fast_times(pl.Series([ok, None])).to_list()[1] is None
+    for bad in ["2023-02-29T00:00:00.000000Z", "2024-13-01T00:00:00.000000Z",
+                "2024-00-01T00:00:00.000000Z", "2024-01-00T00:00:00.000000Z",
+                "2024-01-01T24:00:00.000000Z", "2024-01-01T00:60:00.000000Z",
+                "2024-01-01T00:00:60.000000Z", "2024-01-01 00:00:00.000000Z",
+                "2024-01-01T00:00:00.000000+", "2024-01-0aT00:00:00.000000Z",
+                "2024-01-01T00:00:00.00000/Z", "2024-01-01T00:00:00.000000"]:
+        assert jsonl_mod.fast_times(pl.Series([ok, bad])) is None, bad
+
+
+@settings(max_examples=100, deadline=None)
+@given(times=st.lists(st.none() | st.datetimes(), min_size=1, max_size=30))
+def test_fast_times_equals_the_general_parser(times):
+    texts = [None if t is None else t.isoformat(timespec="microseconds") + "Z" for t in times]
+    col = pl.Series("time", texts, pl.String)
+    parsed = jsonl_mod.fast_times(col)
+    expected = col.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
+    if all(t is None for t in texts):
+        assert parsed is None
+    else:
+        assert parsed is not None and parsed.to_list() == expected.to_list()
+
+
+names = st.text(max_size=6)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(recs=st.lists(st.fixed_dictionaries({
+    "stream": names, "type": names, "data": json_values,
+    "meta": st.dictionaries(names, json_values, max_size=2),
+}), max_size=10))
+def test_any_names_and_payloads_round_trip_on_both_paths(tmp_path_factory, recs):
+    """Arbitrary text (quotes, backslashes, control characters, non-ASCII) in names and
+    arbitrary JSON payloads, written compactly, load back equal through either path."""
+    recs = [r for r in recs if r["stream"] and r["type"]]
+    log = EventLog.from_records(recs)
+    p = log.write_jsonl(tmp_path_factory.mktemp("n") / "n.jsonl")
+    for fast in (0, 10**9):
+        jsonl_mod.FAST_MIN_ROWS = fast
+        try:
+            assert read_jsonl(p) == log
+        finally:
+            jsonl_mod.FAST_MIN_ROWS = 2_000

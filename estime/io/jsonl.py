@@ -44,22 +44,30 @@ PathLike = str | os.PathLike[str]
 
 # --------------------------------------------------------------------------- JSON grammar
 
-_STR = (r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]'
-        r"|\\u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})"
-        r"|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})*\"")
+#: The characters of a JSON string between its quotes.
+_STR_BODY = (r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]'
+             r"|\\u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})"
+             r"|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})*")
+_STR = f'"{_STR_BODY}"'
 _NUM = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 _SCALAR = f"(?:{_STR}|{_NUM}|true|false|null)"
 
 
+def _object(inner: str) -> str:
+    return rf"\{{(?:{_STR}:{inner}(?:,{_STR}:{inner})*)?\}}"
+
+
 def _nest(inner: str) -> str:
     array = rf"\[(?:{inner}(?:,{inner})*)?\]"
-    obj = rf"\{{(?:{_STR}:{inner}(?:,{_STR}:{inner})*)?\}}"
-    return f"(?:{_SCALAR}|{array}|{obj})"
+    return f"(?:{_SCALAR}|{array}|{_object(inner)})"
 
 
 #: Exactly the compact JSON values nested at most 3 deep (deeper ones are left to a parser).
 _VALUE_RE = "^" + _nest(_nest(_nest(_SCALAR))) + "$"
+#: The same for JSON objects only (``meta``).
+_OBJECT_RE = "^" + _object(_nest(_nest(_SCALAR))) + "$"
 _SCALAR_RE = f"^{_SCALAR}$"
+_STR_BODY_RE = f"^{_STR_BODY}$"
 _INT_RE = r"^-?(?:0|[1-9][0-9]*)$"
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
 
@@ -190,6 +198,33 @@ def split_lines(raw: bytes) -> tuple[pl.Series, pl.Series]:
     return lines.filter(keep), numbers.filter(keep)
 
 
+def file_lines(path: PathLike, source: str) -> tuple[pl.Series, pl.Series, bool]:
+    """Every line of the file as text (line ends and a UTF-8 BOM removed, blank lines kept or
+    not), their 1-based numbers, and whether the last line lacks its newline. gzip is
+    decompressed. Raises naming the line of bytes that are not UTF-8."""
+    with open(path, "rb") as fh:
+        magic = fh.read(3)
+        size = fh.seek(0, os.SEEK_END)
+        if size:
+            fh.seek(size - 1)
+        terminated = fh.read(1) == b"\n"
+    reader = getattr(pl, "read_lines", None)  # recent polars: multi-threaded, no copies
+    if magic[:2] == b"\x1f\x8b" or reader is None:
+        raw = read_bytes(path)
+        check_utf8(raw, source)
+        split, numbers = split_lines(raw)
+        return split, numbers, bool(raw) and not raw.endswith(b"\n")
+    try:
+        lines: pl.Series = reader(path, name="line", glob=False).to_series()
+    except pl.exceptions.ComputeError:
+        check_utf8(read_bytes(path), source)
+        raise
+    if magic == codecs.BOM_UTF8:
+        lines = pl.concat([pl.Series("line", [lines[0][1:]]), lines.slice(1)], rechunk=False)
+    numbers = pl.int_range(1, len(lines) + 1, dtype=pl.Int64, eager=True).alias("_line")
+    return lines, numbers, size > 0 and not terminated
+
+
 # --------------------------------------------------------------------------- columns
 
 
@@ -218,6 +253,8 @@ def _kind(value: Any) -> str:
         return "bool"
     if isinstance(value, int) and -(2**63) <= value < 2**63:
         return "int"
+    if value is None:
+        return "null"
     return "any"
 
 
@@ -243,81 +280,87 @@ class _Plan:
         return f"{key}_source" if key in _RESERVED else key
 
 
-def _cut(lines: pl.Series, first: Mapping[str, Any], spaced: bool) -> pl.LazyFrame:
-    """The lines cut at ``first``'s keys: columns ``shape`` (the cut worked) and the
-    top-level values ``v0``, ``v1``, ... as text (meaningless where the shape is wrong)."""
-    keys = list(first)
+def _nbytes(text: str) -> int:
+    return len(text.encode())
+
+
+def _cut(keys: list[str], quoted: list[bool], spaced: bool
+         ) -> tuple[list[pl.Expr], list[pl.Expr | str]]:
+    """Two steps of expressions cutting column ``line`` at the keys (in this order) into
+    ``shape`` (the line has this layout), ``escapes`` (it has a backslash) and the top-level
+    values ``v0``, ``v1``, ... as text (meaningless where the shape is wrong). A ``quoted``
+    value is a string cut inside its quotes: the quotes are part of the literals searched
+    for."""
     colon = ": " if spaced else ":"
     comma = ", " if spaced else ","
-    head = "{" + orjson.dumps(keys[0]).decode() + colon
-    seps = [comma + orjson.dumps(k).decode() + colon for k in keys[1:]]
+    q = ['"' if x else "" for x in quoted]
+    names = [orjson.dumps(k).decode() for k in keys]
+    head = "{" + names[0] + colon + q[0]
+    seps = [q[i - 1] + comma + names[i] + colon + q[i] for i in range(1, len(keys))]
+    tail = q[-1] + "}"
     line = pl.col("line")
     finds = [line.str.find(t, literal=True).cast(pl.Int64).alias(f"p{i}")
              for i, t in enumerate(seps)]
-    starts = [pl.lit(len(head.encode()), pl.Int64)] + [
-        pl.col(f"p{i}") + len(t.encode()) for i, t in enumerate(seps)]
-    stops = [pl.col(f"p{i}") for i in range(len(seps))] + [pl.col("end")]
+    found = [pl.col(f"p{i}") for i in range(len(seps))]
+    starts = [pl.lit(_nbytes(head), pl.Int64)] + [p + _nbytes(t) for p, t in zip(found, seps)]
+    stops = [*found, pl.col("end")]
     shape = pl.col("shape0")
     for a, b in zip(starts, stops):
         shape = shape & (b >= a)
     # Cuts fall on ASCII tokens, so every piece is valid UTF-8 whatever the shape.
-    pieces = [pl.col("raw").bin.slice(a, (b - a).clip(lower_bound=0)).cast(pl.String)
-              .alias(f"v{i}") for i, (a, b) in enumerate(zip(starts, stops))]
+    raw = line.cast(pl.Binary)
+    pieces = [raw.bin.slice(a, (b - a).clip(lower_bound=0)).cast(pl.String).alias(f"v{i}")
+              for i, (a, b) in enumerate(zip(starts, stops))]
     return (
-        pl.DataFrame({"line": lines}).lazy()
-        .with_columns(
-            *finds,
-            (line.str.starts_with(head) & line.str.ends_with("}")).alias("shape0"),
-            (line.str.len_bytes().cast(pl.Int64) - 1).alias("end"),
-            line.cast(pl.Binary).alias("raw"),
-        )
-        .with_columns(shape.fill_null(False).alias("shape"))
-        .select("shape", *pieces)
+        [*finds,
+         (line.str.starts_with(head) & line.str.ends_with(tail)).alias("shape0"),
+         (line.str.len_bytes().cast(pl.Int64) - _nbytes(tail)).alias("end"),
+         line.str.contains("\\", literal=True).alias("escapes")],
+        [shape.fill_null(False).alias("shape"), "escapes", *pieces],
     )
 
 
-def _check_exprs(i: int, kind: str, role: str) -> tuple[pl.Expr, pl.Expr]:
-    """(is this piece valid, its decoded value) for column ``v{i}``."""
+def _check_exprs(i: int, kind: str, role: str) -> list[pl.Expr]:
+    """Column ``g{i}`` (piece ``v{i}`` is valid) and, where the piece is not the value
+    itself, ``o{i}`` (its value)."""
     v = pl.col(f"v{i}")
-    null = v == "null"
+    good = f"g{i}"
+    if role == "meta":
+        return [v.str.contains(_OBJECT_RE).alias(good)]
     if role != "column":
-        good = v.str.contains(_VALUE_RE)
-        if role == "meta":
-            good = good & (v.str.starts_with("{") | null)
-            return good.alias(f"g{i}"), pl.when(null).then(None).otherwise(v).alias(f"o{i}")
-        return good.alias(f"g{i}"), v.alias(f"o{i}")
-    if kind == "str":
-        good = v.str.contains(f"^{_STR}$") | null
-        out = pl.when(null).then(None).otherwise(v.str.strip_prefix('"').str.strip_suffix('"'))
-    elif kind == "int":
+        return [v.str.contains(_VALUE_RE).alias(good)]
+    if kind == "str":  # cut inside the quotes
+        return [v.str.contains(_STR_BODY_RE).alias(good)]
+    if kind == "int":
         out = v.cast(pl.Int64, strict=False)
-        good = (v.str.contains(_INT_RE) & out.is_not_null()) | null
-    elif kind == "bool":
-        good = v.is_in(["true", "false", "null"])
-        out = pl.when(null).then(None).otherwise(v == "true")
-    else:
-        good = v.str.contains(_SCALAR_RE)
-        out = v
-    return good.alias(f"g{i}"), out.alias(f"o{i}")
+        return [(v.str.contains(_INT_RE) & out.is_not_null()).alias(good), out.alias(f"o{i}")]
+    if kind == "bool":
+        return [v.is_in(["true", "false"]).alias(good), (v == "true").alias(f"o{i}")]
+    if kind == "null":
+        return [(v == "null").alias(good), pl.lit(None).alias(f"o{i}")]
+    return [v.str.contains(_SCALAR_RE).alias(good)]
 
 
 def _layout_pass(lines: pl.Series, first: Mapping[str, Any], spaced: bool, plan: _Plan
                  ) -> tuple[pl.DataFrame, pl.Series]:
     """Cut the lines with ``first``'s key layout into values: (their frame, matched mask).
 
-    Lines that do not match are left to the line-by-line parser."""
+    Lines that do not match are left to the next layout or the line-by-line parser."""
     keys = list(first)
     kinds = [_kind(v) for v in first.values()]
     roles = [plan.role(k) for k in keys]
-    checks = [_check_exprs(i, k, r) for i, (k, r) in enumerate(zip(kinds, roles))]
-    f = _cut(lines, first, spaced).with_columns(e for pair in checks for e in pair).collect()
+    quoted = [r == "column" and k == "str" for k, r in zip(kinds, roles)]
+    checks = [e for i, (k, r) in enumerate(zip(kinds, roles)) for e in _check_exprs(i, k, r)]
+    find, cut = _cut(keys, quoted, spaced)
+    f = (pl.DataFrame({"line": lines}).lazy()
+         .with_columns(find).select(cut).with_columns(checks).collect())
     ok = f["shape"]
     fixed: list[pl.Series] = []
     for i, (kind, role) in enumerate(zip(kinds, roles)):
         good = f[f"g{i}"].fill_null(False)
         if role != "column" or kind == "any":
-            # Deeper nesting, spaced JSON or (in a plain column) arrays and objects: check
-            # those rows with a parser; payloads are re-encoded compactly.
+            # Deeper nesting, spaced JSON, null meta or (in a plain column) arrays and
+            # objects: check those rows with a parser; payloads are re-encoded compactly.
             again = (ok & ~good).arg_true()
             if len(again):
                 valid, texts = compact_json(f[f"v{i}"].gather(again))
@@ -325,25 +368,27 @@ def _layout_pass(lines: pl.Series, first: Mapping[str, Any], spaced: bool, plan:
                     valid = valid & (texts.str.starts_with("{") | (texts == "null"))
                 good = good.scatter(again, valid)
                 if role != "column":
-                    o = f[f"o{i}"].clone().scatter(again, texts)
+                    o = f[f"v{i}"].clone().scatter(again, texts)
                     fixed.append(_null_if(o, "null") if role == "meta" else o)
         ok = ok & good
     if fixed:
         f = f.with_columns(fixed)
-    sub = f.filter(ok)
+    sub = f if ok.all() else f.filter(ok)
+    escapes = sub["escapes"].arg_true()
     out: list[pl.Series] = []
     payload: list[tuple[str, pl.Series]] = []
     for i, (key, kind, role) in enumerate(zip(keys, kinds, roles)):
-        o = sub[f"o{i}"]
         name = plan.column_name(key)
+        o = sub[f"o{i}"] if f"o{i}" in sub.columns else sub[f"v{i}"]
         if role == "payload":
             payload.append((key, o))
             continue
-        if role == "column" and kind == "str":
-            escaped = o.str.contains("\\", literal=True).fill_null(False).arg_true()
-            if len(escaped):
-                o = o.scatter(escaped, [orjson.loads(f'"{t}"')
-                                        for t in o.gather(escaped).to_list()])
+        if role == "column" and kind == "str" and len(escapes):
+            values = o.gather(escapes).to_list()
+            decode = [j for j, t in enumerate(values) if t is not None and "\\" in t]
+            if decode:
+                o = o.scatter(escapes.gather(decode),
+                              [orjson.loads(f'"{values[j]}"') for j in decode])
         elif role == "column" and kind == "any":
             o = column_from_values(name, [None if t is None else loads(t) for t in o])
         out.append(o.alias(name))
@@ -354,7 +399,7 @@ def _layout_pass(lines: pl.Series, first: Mapping[str, Any], spaced: bool, plan:
             parts.append(pl.lit(v))
         parts.append(pl.lit("}"))
         out.append(pl.select(pl.concat_str(parts).alias("data")).to_series())
-    return pl.DataFrame(out), ok
+    return pl.DataFrame(out, height=sub.height), ok
 
 
 def _null_if(s: pl.Series, value: str) -> pl.Series:
@@ -432,11 +477,34 @@ def _slow_frame(lines: list[str], numbers: list[int], source: str, plan: _Plan,
 # --------------------------------------------------------------------------- entry point
 
 
+def tidy_lines(lines: pl.Series, numbers: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The lines with JSON whitespace stripped, blank ones dropped (with their numbers)."""
+    lines = lines.str.strip_chars(" \t\r\n")
+    keep = lines.str.len_bytes() > 0
+    if keep.all():
+        return lines, numbers
+    return lines.filter(keep), numbers.filter(keep)
+
+
+def _first_object(lines: pl.Series) -> tuple[str, Any] | None:
+    """The first line (stripped) and its value, when it is a non-empty JSON object."""
+    for text in lines.head(16):
+        text = text.strip(" \t\r\n")
+        if text:
+            try:
+                first = loads(text)
+            except ValueError:
+                return None
+            return (text, first) if isinstance(first, dict) and first else None
+    return None
+
+
 def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
                      columns: Mapping[str, str], *, unterminated: bool = False
                      ) -> pl.DataFrame:
     """The raw frame (source keys as columns, payloads as JSON text, ``_line``) of the lines.
 
+    Lines may carry JSON whitespace and blank lines may be among them (they are skipped).
     ``unterminated``: the file does not end with a newline (a bad last line was probably cut
     short, and the error says so).
     """
@@ -445,26 +513,29 @@ def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
     plan: _Plan | None = None
     remaining = lines
     rem_numbers = numbers
+    tidy = False  # lines are stripped once, after the first layout took the clean ones
     for _ in range(MAX_LAYOUTS):
         if len(remaining) == 0 or len(remaining) < FAST_MIN_ROWS:
             break
-        text = remaining[0]
-        try:
-            first = loads(text)
-        except ValueError:
+        found = _first_object(remaining)
+        if found is None:
             break
-        if not isinstance(first, dict) or not first:
-            break
+        text, first = found
         if plan is None:
             plan = _Plan(columns, first)
         spaced = text.startswith("{" + orjson.dumps(next(iter(first))).decode() + ": ")
         frame, ok = _layout_pass(remaining, first, spaced, plan)
         matched = int(ok.sum())
         if matched:
-            parts.append(frame.with_columns(rem_numbers.filter(ok)))
+            parts.append(frame.with_columns(rem_numbers.filter(ok).alias("_line")))
             remaining, rem_numbers = remaining.filter(~ok), rem_numbers.filter(~ok)
+        if not tidy:
+            remaining, rem_numbers = tidy_lines(remaining, rem_numbers)
+            tidy = True
         if matched < max(1, len(remaining) // 20):
             break
+    if not tidy:
+        remaining, rem_numbers = tidy_lines(remaining, rem_numbers)
     if len(remaining):
         texts = remaining.to_list()
         if plan is None:
@@ -483,10 +554,8 @@ def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
 
 _TIME_SEPS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"),
               19: ord("."), 26: ord("Z")}
-_DIGITS = [i for i in range(26) if i not in _TIME_SEPS]
-_SEP_AT = list(_TIME_SEPS)
-_SEP_CHARS = np.array(list(_TIME_SEPS.values()), dtype=np.uint8)
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_TIME_FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19), (20, 26))
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 
 
 def fast_times(col: pl.Series) -> pl.Series | None:
@@ -495,27 +564,37 @@ def fast_times(col: pl.Series) -> pl.Series | None:
     ``None`` when any value has another form (then the general parser takes over).
     """
     present = col.drop_nulls()
-    if len(present) == 0 or present.str.len_bytes().n_unique() != 1 or len(present[0]) != 27:
+    n = len(present)
+    if n == 0:
         return None
-    b = np.frombuffer(present.str.join("").item().encode(), dtype=np.uint8)
-    if len(b) != 27 * len(present):
+    width = present.str.len_bytes()
+    if width.min() != 27 or width.max() != 27:
         return None
-    t = b.reshape(-1, 27)
-    if not (t[:, _SEP_AT] == _SEP_CHARS).all():
-        return None
-    d = t[:, _DIGITS] - np.uint8(48)  # wraps around below "0": one test covers both ends
-    if (d > 9).any():
-        return None
-    d = d.astype(np.int64)
-
-    def num(lo: int, hi: int) -> np.ndarray:
-        return d[:, lo:hi] @ (10 ** np.arange(hi - lo - 1, -1, -1, dtype=np.int64))
-
-    y, m, day, hh, mm, ss, us = (num(0, 4), num(4, 6), num(6, 8), num(8, 10), num(10, 12),
-                                 num(12, 14), num(14, 20))
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    arr = present.to_arrow().cast(pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    _, offsets, data = arr.buffers()
+    start = int(np.frombuffer(offsets, np.int64)[arr.offset])
+    # one row per character position (27 rows of n bytes): whole-row numpy operations
+    t = np.ascontiguousarray(
+        np.frombuffer(data, np.uint8)[start:start + 27 * n].reshape(n, 27).T)
+    for at, char in _TIME_SEPS.items():
+        if not (t[at] == char).all():
+            return None
+    fields = []
+    for lo, hi in _TIME_FIELDS:
+        digits = t[lo:hi] - np.uint8(48)  # wraps around below "0": one test for both ends
+        if (digits > 9).any():
+            return None
+        value = digits[0].astype(np.int32)
+        for row in digits[1:]:
+            value *= 10
+            value += row
+        fields.append(value)
+    y, m, day, hh, mm, ss, us = fields
     if ((m < 1) | (m > 12)).any():
         return None
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     dim = _MONTH_DAYS[m] + ((m == 2) & leap)
     if ((day < 1) | (day > dim) | (hh > 23) | (mm > 59) | (ss > 59)).any():
         return None
@@ -524,10 +603,10 @@ def fast_times(col: pl.Series) -> pl.Series | None:
     era = yy // 400
     yoe = yy - era * 400
     doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + day - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    epoch = (((days * 24 + hh) * 60 + mm) * 60 + ss) * 1_000_000 + us
+    days = (era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468).astype(np.int64)
+    epoch = (days * 86400 + (hh * 3600 + mm * 60 + ss)) * 1_000_000 + us
     parsed = pl.Series(col.name, epoch, pl.Int64).cast(pl.Datetime("us", "UTC"))
-    if len(present) == len(col):
+    if n == len(col):
         return parsed
     return pl.Series(col.name, [None] * len(col), pl.Datetime("us", "UTC")).scatter(
         col.is_not_null().arg_true(), parsed)
@@ -576,9 +655,6 @@ def read_jsonl(path: PathLike, *, duplicates: Duplicates = "error", **columns: s
     'ada'
     """
     source = str(path)
-    raw = read_bytes(path)
-    check_utf8(raw, source)
-    lines, numbers = split_lines(raw)
-    frame = frame_from_lines(lines, numbers, source, columns,
-                             unterminated=not raw.endswith(b"\n"))
+    lines, numbers, unterminated = file_lines(path, source)
+    frame = frame_from_lines(lines, numbers, source, columns, unterminated=unterminated)
     return log_from_raw(frame, source, columns, duplicates)
