@@ -443,7 +443,12 @@ def test_null_and_mixed_column_values_across_layouts(tmp_path, path_kind):
 def test_fast_times_rejects_other_forms():
     ok = "2024-02-29T23:59:59.999999Z"
     assert jsonl_mod.fast_times(pl.Series([ok, None])).to_list()[1] is None
-    for bad in ["2023-02-29T00:00:00.000000Z", "2024-13-01T00:00:00.000000Z",
+    for good in ["2000-02-29T00:00:00.000000Z", "0001-01-01T00:00:00.000000Z",
+                 "9999-12-31T23:59:59.999999Z", "1970-01-01T00:00:00.000001Z"]:
+        expected = pl.Series([good]).str.to_datetime(time_unit="us", time_zone="UTC")
+        assert jsonl_mod.fast_times(pl.Series([good])).to_list() == expected.to_list()
+    for bad in ["2023-02-29T00:00:00.000000Z", "1900-02-29T00:00:00.000000Z",
+                "2024-04-31T00:00:00.000000Z", "2024-13-01T00:00:00.000000Z",
                 "2024-00-01T00:00:00.000000Z", "2024-01-00T00:00:00.000000Z",
                 "2024-01-01T24:00:00.000000Z", "2024-01-01T00:60:00.000000Z",
                 "2024-01-01T00:00:60.000000Z", "2024-01-01 00:00:00.000000Z",

@@ -555,7 +555,25 @@ def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
 _TIME_SEPS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"),
               19: ord("."), 26: ord("Z")}
 _TIME_FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19), (20, 26))
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _calendar() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lookup tables for years 0-9999 (proleptic Gregorian): days from 1970-01-01 to each
+    January 1st, leap years (0/1), and for ``leap * 100 + month`` (month 0-99, only 1-12
+    valid) the month's length (0 when invalid) and its first day within the year."""
+    years = np.arange(10_000)
+    leap = ((years % 4 == 0) & (years % 100 != 0)) | (years % 400 == 0)
+    before_1970 = 1969 * 365 + 1969 // 4 - 1969 // 100 + 1969 // 400 + 366
+    year_days = np.concatenate(([0], np.cumsum(365 + leap[:-1]))) - before_1970
+    lengths = np.zeros((2, 100), np.int32)
+    lengths[:, 1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    lengths[1, 2] = 29
+    starts = np.zeros((2, 100), np.int32)
+    starts[:, 1:] = np.cumsum(lengths, axis=1)[:, :-1]
+    return year_days.astype(np.int64), leap.astype(np.int32), lengths.ravel(), starts.ravel()
+
+
+_YEAR_DAYS, _LEAP, _MONTH_LEN, _MONTH_START = _calendar()
 
 
 def fast_times(col: pl.Series) -> pl.Series | None:
@@ -592,18 +610,10 @@ def fast_times(col: pl.Series) -> pl.Series | None:
             value += row
         fields.append(value)
     y, m, day, hh, mm, ss, us = fields
-    if ((m < 1) | (m > 12)).any():
+    month = _LEAP[y] * 100 + m
+    if ((day < 1) | (day > _MONTH_LEN[month]) | (hh > 23) | (mm > 59) | (ss > 59)).any():
         return None
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    dim = _MONTH_DAYS[m] + ((m == 2) & leap)
-    if ((day < 1) | (day > dim) | (hh > 23) | (mm > 59) | (ss > 59)).any():
-        return None
-    # days since 1970-01-01 (H. Hinnant's days_from_civil)
-    yy = y - (m <= 2)
-    era = yy // 400
-    yoe = yy - era * 400
-    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + day - 1
-    days = (era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468).astype(np.int64)
+    days = _YEAR_DAYS[y] + (_MONTH_START[month] + day - 1)
     epoch = (days * 86400 + (hh * 3600 + mm * 60 + ss)) * 1_000_000 + us
     parsed = pl.Series(col.name, epoch, pl.Int64).cast(pl.Datetime("us", "UTC"))
     if n == len(col):
