@@ -4,8 +4,10 @@
     BENCH_N=100000 python benchmarks/bench_log.py
 
 Baselines run in the same process on the same files: ``pl.read_ndjson`` (which infers struct
-payloads from the first rows and is therefore not lossless), ``pl.read_parquet``,
-``pl.read_csv`` and ``DataFrame.write_ndjson``.
+payloads from the first rows and is therefore not lossless), ``pl.read_lines`` (the file's
+lines as text, nothing parsed: a floor for any JSON Lines reader built on polars),
+``pl.read_parquet``, ``pl.read_csv`` and ``DataFrame.write_ndjson``. A second table splits
+``read_jsonl`` into its stages.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import table, timed
+from _util import fmt, table, timed
 
 from estime import EventLog
+from estime.io import jsonl as jsonl_mod
 from estime.io import read_cloudevents, read_csv, read_jsonl, read_parquet
 
 
@@ -66,6 +69,7 @@ def main(n: int = 1_000_000) -> None:
     t_jl, back = timed(lambda: read_jsonl(jl), repeat=3)
     assert back == log
     t_nd, _ = timed(lambda: pl.read_ndjson(jl), repeat=3)
+    t_lines = timed(lambda: pl.read_lines(jl), repeat=3)[0] if hasattr(pl, "read_lines") else 0.0
     t_fo, _ = timed(lambda: read_jsonl(foreign, stream="aggregate_id", type="kind",
                                        data="payload", time="ts"), repeat=2)
     t_fo_nd, _ = timed(lambda: pl.read_ndjson(foreign), repeat=2)
@@ -84,6 +88,7 @@ def main(n: int = 1_000_000) -> None:
     table(f"Event log I/O, {n:,} bank events ({mb:.0f} MB of JSON Lines, "
           f"{os.cpu_count()} cores)", [
         ("read_jsonl (canonical)", t_jl, "pl.read_ndjson", t_nd, "< 1 s at 1M"),
+        ("read_jsonl (canonical)", t_jl, "pl.read_lines (no parsing)", t_lines, ""),
         ("read_jsonl (foreign, mapped)", t_fo, "pl.read_ndjson", t_fo_nd, ""),
         ("read_parquet", t_pq, "pl.read_parquet", t_pq0, ""),
         ("read_csv", t_csv, "pl.read_csv", t_csv0, ""),
@@ -95,9 +100,23 @@ def main(n: int = 1_000_000) -> None:
     print(f"\nmemory: {per_event:.0f} bytes per event in log.frame "
           f"(target <= 300); JSON Lines {jl.stat().st_size / max(1, len(log)):.0f} bytes/line")
     print(f"read_jsonl throughput: {mb / t_jl:.0f} MB/s, {len(log) / t_jl / 1e6:.2f} M events/s")
+    jsonl_stages(jl, t_jl)
     for p in tmp.iterdir():
         p.unlink()
     tmp.rmdir()
+
+
+def jsonl_stages(path: Path, total: float) -> None:
+    """Where ``read_jsonl`` spends its time on a canonical file (best of 2 per stage)."""
+    source = str(path)
+    t_lines, (lines, numbers, unterminated) = timed(
+        lambda: jsonl_mod.file_lines(path, source), repeat=2)
+    t_cut, frame = timed(lambda: jsonl_mod.frame_from_lines(
+        lines, numbers, source, {}, unterminated=unterminated), repeat=2)
+    t_log, _ = timed(lambda: jsonl_mod.log_from_raw(frame, source, {}, "error"), repeat=2)
+    print("\nread_jsonl stages: "
+          f"lines {fmt(t_lines)}, cut + validate {fmt(t_cut)}, "
+          f"times + normalize (ids, versions, seq checks) {fmt(t_log)}; whole {fmt(total)}")
 
 
 if __name__ == "__main__":
