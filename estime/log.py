@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import cached_property
-from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 import polars as pl
 
-from estime._json import freeze, gc_paused, thaw, to_json_text
-from estime._json import loads as json_loads
+from estime import _decode
+from estime._event import Event
+from estime._json import to_json_text
 from estime._normalize import (
     CANONICAL,
     SCHEMA,
@@ -47,247 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CANONICAL", "SCHEMA", "DuplicatesDropped", "Event", "EventLog", "event_id_for"]
 
-_CHUNK = 65_536
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FIELDS = ("seq", "stream", "version", "type", "time", "data", "meta", "event_id",
-           "schema_version")
-
-
-class _Rows:
-    """Text columns of one decoded chunk, converted to Python strings on first access.
-
-    A decoded event keeps this (shared by its chunk) and its row number in place of its
-    ``meta`` and ``event_id``: most folds never read them, so a replay does not create two
-    strings per event for nothing.
-    """
-
-    __slots__ = ("_event_id", "_meta", "frame")
-
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.frame = frame
-        self._meta: list[str] | None = None
-        self._event_id: list[str] | None = None
-
-    def meta(self, i: int) -> str:
-        if self._meta is None:
-            self._meta = self.frame["meta"].to_list()
-        return self._meta[i]
-
-    def event_id(self, i: int) -> str:
-        if self._event_id is None:
-            self._event_id = self.frame["event_id"].to_list()
-        return self._event_id[i]
-
-
-class Event(tuple):
-    """One event: a frozen value with the canonical fields.
-
-    ``data`` and ``meta`` are read-only at the top level (a mapping proxy for objects, a
-    tuple for arrays); nested values are plain JSON values. ``to_dict()`` gives a plain copy.
-    ``time`` is a UTC datetime or None.
-
-    Events behave like named tuples (``_fields``, ``_replace``, ``_asdict``, unpacking,
-    equality by value). Read fields by name: inside, ``time`` is kept as microseconds since
-    the epoch, and ``meta`` and ``event_id`` stay in the log's columns until read, so a
-    replay of a million events never pays for values its handlers do not look at.
-
-    >>> e = Event(seq=1, stream="a", version=1, type="X", data={"n": 1}, event_id="e1")
-    >>> e.data["n"], dict(e.meta), e.time
-    (1, {}, None)
-    """
-
-    __slots__ = ()
-    _fields = _FIELDS
-
-    def __new__(cls, seq: int, stream: str, version: int, type: str,
-                time: datetime | int | None = None, data: Any = None,
-                meta: Mapping[str, Any] | str | None = None, event_id: str = "",
-                schema_version: int = 1) -> Event:
-        if isinstance(time, datetime):
-            time = _to_micros(time)
-        if not isinstance(data, (MappingProxyType, tuple)):
-            data = freeze(thaw(data) if data is not None else {})
-        if meta is None:
-            meta = "{}"
-        elif not isinstance(meta, str):
-            meta = to_json_text(meta)
-        return tuple.__new__(cls, (seq, stream, version, type, time, data, meta, event_id,
-                                   schema_version))
-
-    seq: int = property(itemgetter(0), doc="global position")  # type: ignore[assignment]
-    stream: str = property(itemgetter(1), doc="stream / aggregate id")  # type: ignore[assignment]
-    version: int = property(itemgetter(2), doc="position in the stream")  # type: ignore[assignment]
-    type: str = property(itemgetter(3), doc="event type")  # type: ignore[assignment]
-    data: Any = property(itemgetter(5), doc="payload (read-only)")
-    schema_version: int = property(  # type: ignore[assignment]
-        itemgetter(8), doc="payload schema version")
-
-    @property
-    def time(self) -> datetime | None:
-        """When the event was recorded (UTC), or None."""
-        us = tuple.__getitem__(self, 4)
-        if us is None or isinstance(us, datetime):
-            return us
-        return _EPOCH + timedelta(microseconds=us)
-
-    @property
-    def meta(self) -> Mapping[str, Any]:
-        """Metadata (causation_id, correlation_id, actor, ...), read-only."""
-        raw = tuple.__getitem__(self, 6)
-        if type(raw) is _Rows:
-            raw = raw.meta(tuple.__getitem__(self, 7))
-        return MappingProxyType(json_loads(raw)) if isinstance(raw, str) else raw
-
-    @property
-    def event_id(self) -> str:
-        """Unique id of the event."""
-        raw = tuple.__getitem__(self, 6)
-        if type(raw) is _Rows:
-            return raw.event_id(tuple.__getitem__(self, 7))
-        return tuple.__getitem__(self, 7)
-
-    def _meta_text(self) -> str | Mapping[str, Any]:
-        raw = tuple.__getitem__(self, 6)
-        return raw.meta(tuple.__getitem__(self, 7)) if type(raw) is _Rows else raw
-
-    def _key(self) -> tuple[Any, ...]:
-        """The fields as comparable values (how the event is stored inside is irrelevant)."""
-        get = tuple.__getitem__
-        return (get(self, 0), get(self, 1), get(self, 2), get(self, 3), get(self, 4),
-                get(self, 5), dict(self.meta), self.event_id, get(self, 8))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Event):
-            return self._key() == other._key()
-        return tuple(self) == other
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __iter__(self) -> Iterator[Any]:
-        return (getattr(self, f) for f in _FIELDS)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        get = tuple.__getitem__
-        meta = self._meta_text()
-        return (Event, (get(self, 0), get(self, 1), get(self, 2), get(self, 3), get(self, 4),
-                        thaw(get(self, 5)), meta if isinstance(meta, str) else thaw(meta),
-                        self.event_id, get(self, 8)))
-
-    def __copy__(self) -> Event:
-        return self
-
-    def __hash__(self) -> int:
-        return hash(self.event_id)
-
-    def __repr__(self) -> str:
-        return (f"Event(seq={self.seq}, stream={self.stream!r}, version={self.version}, "
-                f"type={self.type!r}, data={to_json_text(self.data)[:120]})")
-
-    def _asdict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in _FIELDS}
-
-    def _replace(self, **changes: Any) -> Event:
-        unknown = set(changes) - set(_FIELDS)
-        if unknown:
-            raise ValueError(f"Event has no field(s) {', '.join(sorted(unknown))}")
-        return Event(**{**self._asdict(), **changes})
-
-    @classmethod
-    def _make(cls, values: Iterable[Any]) -> Event:
-        return cls(*values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The event as a plain dict (deep copies of data and meta), ready for ``from_records``."""
-        d = self._asdict()
-        d["data"] = thaw(self.data)
-        d["meta"] = thaw(self.meta)
-        return d
-
-
-def _to_micros(t: datetime) -> int:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    delta = t - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-#: Slices at least this long use the log's cached per-column helpers (string codes, rows
-#: with big integers); shorter ones (one event, a short fold) compute them directly.
-_CACHED_FROM = 4096
-
-
-class _Columns:
-    """Per-log helpers for decoding, computed once: a replay decodes every row again.
-
-    ``stream`` and ``type`` repeat a few values many times: they are kept as integer codes
-    into one list of strings, so decoding a chunk shares the string objects instead of
-    creating one per row. ``big`` holds the rows whose JSON may hold an integer beyond 64
-    bits (orjson would read those as floats), which are decoded exactly.
-    """
-
-    __slots__ = ("big", "codes")
-
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.codes = {name: _codes(frame[name]) for name in ("stream", "type")}
-        self.big = _big_rows(frame["data"])
-
-
-def _codes(col: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    labels = col.unique(maintain_order=True)
-    codes = col.cast(pl.Enum(labels)).to_physical().to_numpy()
-    return np.array(labels.to_list(), dtype=object), codes
-
-
-def _big_rows(texts: pl.Series) -> np.ndarray:
-    """Indices of the rows whose JSON text has a run of 19 or more digits."""
-    if not len(texts) or (texts.str.len_bytes().max() or 0) < 19:  # type: ignore[operator]
-        return np.empty(0, dtype=np.int64)
-    return texts.str.contains(r"\d{19}").arg_true().to_numpy().astype(np.int64)
-
-
-def _decode_rows(part: pl.DataFrame, cols: _Columns | None = None, lo: int = 0) -> list[Event]:
-    """Events of a (canonical) frame slice; the hot path of every replay.
-
-    Bulk C-level maps instead of per-row Python calls: decoding dominates a fold's cost.
-    ``cols``: the whole log's :class:`_Columns`, the slice starting at row ``lo``.
-    """
-    with gc_paused():
-        return _decode_cols(part, cols, lo)
-
-
-def _strings(part: pl.DataFrame, name: str, cols: _Columns | None, lo: int) -> list[str]:
-    if cols is None:
-        return part[name].to_list()
-    labels, codes = cols.codes[name]
-    return labels[codes[lo:lo + part.height]].tolist()
-
-
-def _decode_cols(part: pl.DataFrame, cols: _Columns | None = None,
-                 lo: int = 0) -> list[Event]:
-    texts = part["data"]
-    n = part.height
-    # One parse of the whole chunk as a JSON array: a third cheaper than a call per row.
-    datas = orjson.loads("[" + texts.str.join(",").item() + "]") if n else []
-    if cols is None:
-        big = _big_rows(texts)
-    else:
-        big = cols.big[np.searchsorted(cols.big, lo):np.searchsorted(cols.big, lo + n)] - lo
-    for i in big.tolist():
-        datas[i] = json_loads(texts[i])
-    frozen = map(MappingProxyType if texts.str.starts_with("{").all() else freeze, datas)
-    columns = (
-        part["seq"].to_numpy().tolist(), _strings(part, "stream", cols, lo),
-        part["version"].to_numpy().tolist(), _strings(part, "type", cols, lo),
-        part["time"].dt.epoch("us").to_list(),  # Event.time converts on access
-        frozen,
-        repeat(_Rows(part.select("meta", "event_id")), n),  # Event.meta, .event_id read
-        range(n),                                            # these on access
-        part["schema_version"].to_numpy().tolist(),
-    )
-    return list(map(tuple.__new__, repeat(Event), zip(*columns)))
 
 
 class EventLog:
@@ -297,7 +53,7 @@ class EventLog:
     ...). Every method returns a new object; the frame is never changed in place.
     """
 
-    __slots__ = ("__dict__", "_frame", "duplicates_dropped", "source")
+    __slots__ = ("__dict__", "__weakref__", "_frame", "duplicates_dropped", "source")
 
     def __init__(self, frame: pl.DataFrame, *, source: str | None = None,
                  duplicates: Duplicates = "error") -> None:
@@ -402,8 +158,8 @@ class EventLog:
     __hash__ = None  # type: ignore[assignment]
 
     @cached_property
-    def _columns(self) -> _Columns:
-        return _Columns(self._frame)
+    def _columns(self) -> _decode._Columns:
+        return _decode._Columns(self._frame)
 
     @cached_property
     def _seqs(self) -> np.ndarray:
@@ -421,9 +177,8 @@ class EventLog:
     def iter_chunks(self, start: int = 0, stop: int | None = None) -> Iterator[list[Event]]:
         """The events of rows ``[start, stop)`` as lists of up to 65,536 (for hot loops)."""
         stop = self._frame.height if stop is None else min(stop, self._frame.height)
-        cols = self._columns if stop - start >= _CACHED_FROM else None
-        for lo in range(start, stop, _CHUNK):
-            yield _decode_rows(self._frame.slice(lo, min(_CHUNK, stop - lo)), cols, lo)
+        cols = self._columns if stop - start >= _decode._CACHED_FROM else None
+        return _decode.iter_chunks(self, self._frame, cols, start, stop)
 
     def events(self, start: int = 0, stop: int | None = None) -> list[Event]:
         """The events of rows ``[start, stop)`` as a list."""
@@ -608,8 +363,8 @@ class EventLog:
         path = Path(path)
         lines = self._jsonl_lines()
         with path.open("w", encoding="utf-8") as fh:
-            for lo in range(0, len(lines), _CHUNK):
-                chunk = lines.slice(lo, _CHUNK).to_list()
+            for lo in range(0, len(lines), _decode.CHUNK):
+                chunk = lines.slice(lo, _decode.CHUNK).to_list()
                 fh.write("\n".join(chunk))
                 fh.write("\n")
         return path

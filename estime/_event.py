@@ -1,0 +1,180 @@
+"""Events: immutable values with the canonical fields (see :class:`Event`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from operator import itemgetter
+from types import MappingProxyType
+from typing import Any
+
+import polars as pl
+
+from estime._json import freeze, thaw, to_json_text
+from estime._json import loads as json_loads
+
+__all__ = ["Event"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIELDS = ("seq", "stream", "version", "type", "time", "data", "meta", "event_id",
+           "schema_version")
+
+
+class _Rows:
+    """Text columns of one decoded chunk, converted to Python strings on first access.
+
+    A decoded event keeps this (shared by its chunk) and its row number in place of its
+    ``meta`` and ``event_id``: most folds never read them, so a replay does not create two
+    strings per event for nothing.
+    """
+
+    __slots__ = ("_event_id", "_meta", "frame")
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self._meta: list[str] | None = None
+        self._event_id: list[str] | None = None
+
+    def meta(self, i: int) -> str:
+        if self._meta is None:
+            self._meta = self.frame["meta"].to_list()
+        return self._meta[i]
+
+    def event_id(self, i: int) -> str:
+        if self._event_id is None:
+            self._event_id = self.frame["event_id"].to_list()
+        return self._event_id[i]
+
+
+class Event(tuple):
+    """One event: a frozen value with the canonical fields.
+
+    ``data`` and ``meta`` are read-only at the top level (a mapping proxy for objects, a
+    tuple for arrays); nested values are plain JSON values. ``to_dict()`` gives a plain copy.
+    ``time`` is a UTC datetime or None.
+
+    Events behave like named tuples (``_fields``, ``_replace``, ``_asdict``, unpacking,
+    equality by value). Read fields by name: inside, ``time`` is kept as microseconds since
+    the epoch, and ``meta`` and ``event_id`` stay in the log's columns until read, so a
+    replay of a million events never pays for values its handlers do not look at.
+
+    >>> e = Event(seq=1, stream="a", version=1, type="X", data={"n": 1}, event_id="e1")
+    >>> e.data["n"], dict(e.meta), e.time
+    (1, {}, None)
+    """
+
+    __slots__ = ()
+    _fields = _FIELDS
+
+    def __new__(cls, seq: int, stream: str, version: int, type: str,
+                time: datetime | int | None = None, data: Any = None,
+                meta: Mapping[str, Any] | str | None = None, event_id: str = "",
+                schema_version: int = 1) -> Event:
+        if isinstance(time, datetime):
+            time = _to_micros(time)
+        if not isinstance(data, (MappingProxyType, tuple)):
+            data = freeze(thaw(data) if data is not None else {})
+        if meta is None:
+            meta = "{}"
+        elif not isinstance(meta, str):
+            meta = to_json_text(meta)
+        return tuple.__new__(cls, (seq, stream, version, type, time, data, meta, event_id,
+                                   schema_version))
+
+    seq: int = property(itemgetter(0), doc="global position")  # type: ignore[assignment]
+    stream: str = property(itemgetter(1), doc="stream / aggregate id")  # type: ignore[assignment]
+    version: int = property(itemgetter(2), doc="position in the stream")  # type: ignore[assignment]
+    type: str = property(itemgetter(3), doc="event type")  # type: ignore[assignment]
+    data: Any = property(itemgetter(5), doc="payload (read-only)")
+    schema_version: int = property(  # type: ignore[assignment]
+        itemgetter(8), doc="payload schema version")
+
+    @property
+    def time(self) -> datetime | None:
+        """When the event was recorded (UTC), or None."""
+        us = tuple.__getitem__(self, 4)
+        if us is None or isinstance(us, datetime):
+            return us
+        return _EPOCH + timedelta(microseconds=us)
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        """Metadata (causation_id, correlation_id, actor, ...), read-only."""
+        raw = tuple.__getitem__(self, 6)
+        if type(raw) is _Rows:
+            raw = raw.meta(tuple.__getitem__(self, 7))
+        return MappingProxyType(json_loads(raw)) if isinstance(raw, str) else raw
+
+    @property
+    def event_id(self) -> str:
+        """Unique id of the event."""
+        raw = tuple.__getitem__(self, 6)
+        if type(raw) is _Rows:
+            return raw.event_id(tuple.__getitem__(self, 7))
+        return tuple.__getitem__(self, 7)
+
+    def _meta_text(self) -> str | Mapping[str, Any]:
+        raw = tuple.__getitem__(self, 6)
+        return raw.meta(tuple.__getitem__(self, 7)) if type(raw) is _Rows else raw
+
+    def _key(self) -> tuple[Any, ...]:
+        """The fields as comparable values (how the event is stored inside is irrelevant)."""
+        get = tuple.__getitem__
+        return (get(self, 0), get(self, 1), get(self, 2), get(self, 3), get(self, 4),
+                get(self, 5), dict(self.meta), self.event_id, get(self, 8))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Event):
+            return self._key() == other._key()
+        return tuple(self) == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __iter__(self) -> Iterator[Any]:
+        return (getattr(self, f) for f in _FIELDS)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        get = tuple.__getitem__
+        meta = self._meta_text()
+        return (Event, (get(self, 0), get(self, 1), get(self, 2), get(self, 3), get(self, 4),
+                        thaw(get(self, 5)), meta if isinstance(meta, str) else thaw(meta),
+                        self.event_id, get(self, 8)))
+
+    def __copy__(self) -> Event:
+        return self
+
+    def __hash__(self) -> int:
+        return hash(self.event_id)
+
+    def __repr__(self) -> str:
+        return (f"Event(seq={self.seq}, stream={self.stream!r}, version={self.version}, "
+                f"type={self.type!r}, data={to_json_text(self.data)[:120]})")
+
+    def _asdict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in _FIELDS}
+
+    def _replace(self, **changes: Any) -> Event:
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise ValueError(f"Event has no field(s) {', '.join(sorted(unknown))}")
+        return Event(**{**self._asdict(), **changes})
+
+    @classmethod
+    def _make(cls, values: Iterable[Any]) -> Event:
+        return cls(*values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as a plain dict (deep copies of data and meta), ready for ``from_records``."""
+        d = self._asdict()
+        d["data"] = thaw(self.data)
+        d["meta"] = thaw(self.meta)
+        return d
+
+
+def _to_micros(t: datetime) -> int:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    delta = t - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+

@@ -1,0 +1,90 @@
+"""Decoded chunks kept per log: replays over them agree, the budget holds, nothing leaks."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+import estime as es
+from estime import _decode
+
+
+def _log(n: int, nested: bool = False) -> es.EventLog:
+    return es.EventLog.from_records([
+        {"stream": f"s{i % 3}", "type": "Added",
+         "data": {"n": i, "tags": [i]} if nested else {"n": i}}
+        for i in range(n)
+    ])
+
+
+def _sums() -> es.Projection:
+    p = es.Projection("sums", initial=dict)
+
+    @p.on("Added")
+    def added(state, e):
+        state[e.stream] = state.get(e.stream, 0) + e.data["n"]
+
+    return p
+
+
+@pytest.fixture
+def budget():
+    old = _decode.set_cache_limit(2**30)
+    yield
+    _decode.set_cache_limit(old)
+
+
+def test_replays_over_kept_chunks_agree(budget):
+    n = _decode.CHUNK + 5000
+    log = _log(n)
+    first = es.replay(log, _sums())
+    cols = log._columns
+    assert list(cols.chunks) == [0, 1] and cols.chunks[0] is not None
+    again = es.replay(log, _sums(), checkpoint_every=777)
+    fresh = es.replay(_log(n), _sums(), checkpoint_every=777)
+    for k in (0, 1, 777, _decode.CHUNK, _decode.CHUNK + 1, n):
+        assert first.state_at(k) == again.state_at(k) == fresh.state_at(k)
+    assert list(log) == list(_log(n))  # iteration over kept chunks, incl. a partial one
+    assert list(log.iter_events(5, 5000)) == list(_log(n).iter_events(5, 5000))
+
+
+def test_nested_payloads_are_never_kept(budget):
+    # a handler that mutates nested data must not change what the next replay sees
+    log = _log(5000, nested=True)
+    p = es.Projection("bad", initial=dict)
+
+    @p.on("Added")
+    def bad(state, e):
+        e.data["tags"].append("x")
+        state[e.stream] = len(e.data["tags"])
+
+    assert es.replay(log, p).final == es.replay(log, p).final == {"s0": 2, "s1": 2, "s2": 2}
+    assert log._columns.chunks == {0: None}
+
+
+def test_budget_is_respected_and_given_back(budget):
+    _decode.set_cache_limit(0)
+    log = _log(5000)
+    es.replay(log, _sums())
+    assert log._columns.chunks == {0: None}
+    _decode.set_cache_limit(2**30)
+    before = _decode.cache_info()["used"]
+    log2 = _log(5000)
+    es.replay(log2, _sums())
+    used = _decode.cache_info()["used"]
+    assert used > before
+    del log2
+    gc.collect()
+    assert _decode.cache_info()["used"] == before
+
+
+@pytest.mark.parametrize(("text", "size"), [("0", 0), ("512M", 512 * 2**20),
+                                            ("2g", 2 * 2**30), ("1000", 1000), ("1.5K", 1536)])
+def test_cache_size_setting(text, size):
+    assert _decode._parse_size(text) == size
+
+
+def test_bad_cache_size_setting_is_explained():
+    with pytest.raises(ValueError, match=r"ESTIME_DECODED_CACHE.*512M"):
+        _decode._parse_size("lots")
