@@ -370,9 +370,10 @@ def test_both_paths_agree_on_foreign_lines(tmp_path_factory, objs):
 
 @pytest.fixture(params=["read_lines", "numpy"])
 def line_reader(request, monkeypatch):
-    """Lines come from polars' reader, or from the numpy splitter when polars has none."""
+    """Lines come from polars' readers, or from the numpy splitter when polars has none."""
     if request.param == "numpy":
         monkeypatch.delattr(pl, "read_lines", raising=False)
+        monkeypatch.delattr(pl, "scan_lines", raising=False)
     return request.param
 
 
@@ -491,3 +492,21 @@ def test_any_names_and_payloads_round_trip_on_both_paths(tmp_path_factory, recs)
             assert read_jsonl(p) == log
         finally:
             jsonl_mod.FAST_MIN_ROWS = 2_000
+
+
+def test_large_files_are_streamed_not_read_whole(tmp_path, monkeypatch):
+    """Above 32 bytes x FAST_MIN_ROWS a plain file goes through polars' line scanner into the
+    first layout pass; lines that pass no layout still reach the line-by-line parser."""
+    recs = [{"stream": f"s{i % 5}", "type": "T", "data": {"i": i}} for i in range(3000)]
+    text = lines(*recs[:2000]) + json.dumps(recs[2000]) + "\n" + lines(*recs[2001:])
+    p = write(tmp_path, "\ufeff" + text)
+
+    def boom(*a, **k):
+        raise AssertionError("read whole")
+
+    monkeypatch.setattr(jsonl_mod, "file_lines", boom)
+    log = read_jsonl(p)
+    assert [e.data["i"] for e in log] == list(range(3000))
+    bad = write(tmp_path, text + '{"stream":"s","type":"T","data":{"i":1,}}', "bad.jsonl")
+    with pytest.raises(LogFormatError, match=r"line 3001 of .*bad\.jsonl.*truncated"):
+        read_jsonl(bad)

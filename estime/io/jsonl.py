@@ -24,7 +24,8 @@ import gzip
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -341,19 +342,23 @@ def _check_exprs(i: int, kind: str, role: str) -> list[pl.Expr]:
     return [v.str.contains(_SCALAR_RE).alias(good)]
 
 
-def _layout_pass(lines: pl.Series, first: Mapping[str, Any], spaced: bool, plan: _Plan
-                 ) -> tuple[pl.DataFrame, pl.Series]:
-    """Cut the lines with ``first``'s key layout into values: (their frame, matched mask).
+def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, plan: _Plan
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cut the lines (``rows``: columns ``line``, ``_line``) with ``first``'s key layout into
+    values: (the frame of the lines that match, with ``_line``; the other rows).
 
-    Lines that do not match are left to the next layout or the line-by-line parser."""
+    The other lines are left to the next layout or the line-by-line parser."""
     keys = list(first)
     kinds = [_kind(v) for v in first.values()]
     roles = [plan.role(k) for k in keys]
     quoted = [r == "column" and k == "str" for k, r in zip(kinds, roles)]
     checks = [e for i, (k, r) in enumerate(zip(kinds, roles)) for e in _check_exprs(i, k, r)]
     find, cut = _cut(keys, quoted, spaced)
-    f = (pl.DataFrame({"line": lines}).lazy()
-         .with_columns(find).select(cut).with_columns(checks).collect())
+    sure = pl.all_horizontal("shape", *(pl.col(f"g{i}") for i in range(len(keys))))
+    f = (rows.with_columns(find).select(*cut, "_line", "line").with_columns(checks)
+         # a line surely matched is not kept (parsers below may accept some others)
+         .with_columns(pl.when(sure.fill_null(False)).then(None).otherwise("line").alias("line"))
+         .collect())
     ok = f["shape"]
     fixed: list[pl.Series] = []
     for i, (kind, role) in enumerate(zip(kinds, roles)):
@@ -399,7 +404,8 @@ def _layout_pass(lines: pl.Series, first: Mapping[str, Any], spaced: bool, plan:
             parts.append(pl.lit(v))
         parts.append(pl.lit("}"))
         out.append(pl.select(pl.concat_str(parts).alias("data")).to_series())
-    return pl.DataFrame(out, height=sub.height), ok
+    out.append(sub["_line"].cast(pl.Int64))
+    return pl.DataFrame(out, height=sub.height), f.select("line", "_line").filter(~ok)
 
 
 def _null_if(s: pl.Series, value: str) -> pl.Series:
@@ -477,19 +483,20 @@ def _slow_frame(lines: list[str], numbers: list[int], source: str, plan: _Plan,
 # --------------------------------------------------------------------------- entry point
 
 
-def tidy_lines(lines: pl.Series, numbers: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """The lines with JSON whitespace stripped, blank ones dropped (with their numbers)."""
-    lines = lines.str.strip_chars(" \t\r\n")
-    keep = lines.str.len_bytes() > 0
-    if keep.all():
-        return lines, numbers
-    return lines.filter(keep), numbers.filter(keep)
+def tidy_lines(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (columns ``line``, ``_line``) with JSON whitespace stripped from the lines (and
+    a UTF-8 BOM from line 1), blank ones dropped."""
+    line = pl.col("line").str.strip_chars(" \t\r\n")
+    line = pl.when(pl.col("_line") == 1).then(line.str.strip_prefix("\ufeff").str.strip_chars(
+        " \t\r\n")).otherwise(line)
+    return rows.with_columns(line).filter(pl.col("line").str.len_bytes() > 0)
 
 
-def _first_object(lines: pl.Series) -> tuple[str, Any] | None:
-    """The first line (stripped) and its value, when it is a non-empty JSON object."""
-    for text in lines.head(16):
-        text = text.strip(" \t\r\n")
+def _first_object(lines: Iterable[str]) -> tuple[str, Any] | None:
+    """The first non-blank line (stripped) and its value, when it is a non-empty JSON
+    object (``None`` otherwise, or when the first 16 lines are blank)."""
+    for text in islice(lines, 16):
+        text = text.strip(" \t\r\n\ufeff")
         if text:
             try:
                 first = loads(text)
@@ -508,43 +515,54 @@ def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
     ``unterminated``: the file does not end with a newline (a bad last line was probably cut
     short, and the error says so).
     """
-    last_no = int(numbers[-1]) if len(numbers) and unterminated else 0
+    rows = pl.DataFrame({"line": lines, "_line": numbers.cast(pl.Int64)})
+    first = _first_object(lines.head(16)) if rows.height >= FAST_MIN_ROWS else None
+    return _frame(rows.lazy(), first, source, columns, unterminated)
+
+
+def _max_line(rows: pl.DataFrame) -> int:
+    return int(rows["_line"].max() or 0)  # type: ignore[arg-type]
+
+
+def _frame(rows: pl.LazyFrame, first: tuple[str, Any] | None, source: str,
+           columns: Mapping[str, str], unterminated: bool) -> pl.DataFrame:
+    """:func:`frame_from_lines` of lazy ``rows`` (columns ``line``, ``_line`` Int64), read
+    with ``first`` (the first line and its value) as the first layout tried, or line by line
+    when it is ``None``."""
     parts: list[pl.DataFrame] = []
     plan: _Plan | None = None
-    remaining = lines
-    rem_numbers = numbers
-    tidy = False  # lines are stripped once, after the first layout took the clean ones
+    rest: pl.DataFrame | None = None  # lines left, stripped and without blank ones
+    last_no = 0
     for _ in range(MAX_LAYOUTS):
-        if len(remaining) == 0 or len(remaining) < FAST_MIN_ROWS:
+        if rest is not None:
+            first = _first_object(rest["line"].head(16)) if rest.height >= FAST_MIN_ROWS else None
+        if first is None:
             break
-        found = _first_object(remaining)
-        if found is None:
-            break
-        text, first = found
+        text, value = first
         if plan is None:
-            plan = _Plan(columns, first)
-        spaced = text.startswith("{" + orjson.dumps(next(iter(first))).decode() + ": ")
-        frame, ok = _layout_pass(remaining, first, spaced, plan)
-        matched = int(ok.sum())
-        if matched:
-            parts.append(frame.with_columns(rem_numbers.filter(ok).alias("_line")))
-            remaining, rem_numbers = remaining.filter(~ok), rem_numbers.filter(~ok)
-        if not tidy:
-            remaining, rem_numbers = tidy_lines(remaining, rem_numbers)
-            tidy = True
-        if matched < max(1, len(remaining) // 20):
+            plan = _Plan(columns, value)
+        spaced = text.startswith("{" + orjson.dumps(next(iter(value))).decode() + ": ")
+        frame, others = _layout_pass(rows if rest is None else rest.lazy(), value, spaced, plan)
+        if rest is None and unterminated:
+            last_no = max(_max_line(frame), _max_line(others))
+        if frame.height:
+            parts.append(frame)
+        rest = tidy_lines(others)
+        if frame.height < max(1, rest.height // 20):
             break
-    if not tidy:
-        remaining, rem_numbers = tidy_lines(remaining, rem_numbers)
-    if len(remaining):
-        texts = remaining.to_list()
+    if rest is None:
+        everything = rows.collect()
+        last_no = _max_line(everything) if unterminated else 0
+        rest = tidy_lines(everything)
+    if rest.height:
+        texts = rest["line"].to_list()
         if plan is None:
             try:
-                first = loads(texts[0])
+                value = loads(texts[0])
             except ValueError:
-                first = {}
-            plan = _Plan(columns, first if isinstance(first, dict) else {})
-        parts.append(_slow_frame(texts, rem_numbers.to_list(), source, plan, last_no))
+                value = {}
+            plan = _Plan(columns, value if isinstance(value, dict) else {})
+        parts.append(_slow_frame(texts, rest["_line"].to_list(), source, plan, last_no))
     if not parts:
         return pl.DataFrame({"_line": pl.Series([], dtype=pl.Int64)})
     if len(parts) == 1:
@@ -665,6 +683,27 @@ def read_jsonl(path: PathLike, *, duplicates: Duplicates = "error", **columns: s
     'ada'
     """
     source = str(path)
-    lines, numbers, unterminated = file_lines(path, source)
-    frame = frame_from_lines(lines, numbers, source, columns, unterminated=unterminated)
-    return log_from_raw(frame, source, columns, duplicates)
+    return log_from_raw(_read_frame(path, source, columns), source, columns, duplicates)
+
+
+def _read_frame(path: PathLike, source: str, columns: Mapping[str, str]) -> pl.DataFrame:
+    """The raw frame of a file: large plain files are streamed through the first layout
+    pass (reading and cutting overlap, on every core); others are read whole first."""
+    with open(path, "rb") as fh:
+        magic = fh.read(3)
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - 1))
+        unterminated = size > 0 and fh.read(1) != b"\n"
+        fh.seek(0)
+        head = [fh.readline().decode("utf-8", "replace") for _ in range(16)]
+    scan = getattr(pl, "scan_lines", None)
+    if magic[:2] == b"\x1f\x8b" or scan is None or size < 32 * FAST_MIN_ROWS:
+        lines, numbers, unterminated = file_lines(path, source)
+        return frame_from_lines(lines, numbers, source, columns, unterminated=unterminated)
+    rows = (scan(path, name="line", row_index_name="_line", row_index_offset=1, glob=False)
+            .with_columns(pl.col("_line").cast(pl.Int64)))
+    try:
+        return _frame(rows, _first_object(head), source, columns, unterminated)
+    except pl.exceptions.ComputeError:
+        check_utf8(read_bytes(path), source)
+        raise
