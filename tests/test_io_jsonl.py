@@ -510,3 +510,34 @@ def test_large_files_are_streamed_not_read_whole(tmp_path, monkeypatch):
     bad = write(tmp_path, text + '{"stream":"s","type":"T","data":{"i":1,}}', "bad.jsonl")
     with pytest.raises(LogFormatError, match=r"line 3001 of .*bad\.jsonl.*truncated"):
         read_jsonl(bad)
+
+
+@pytest.mark.parametrize("where", ["data", "meta", "column"])
+def test_overflowing_float_is_refused_on_both_paths(tmp_path, path_kind, where):
+    """1e400 matches JSON's grammar but no double: the fast path must not keep it as text
+    that fails later; it reports the line as the line-by-line parser does."""
+    recs = [{"stream": "s", "type": "T", "data": {"i": i}, "meta": {"m": i}, "x": i}
+            for i in range(2500)]
+    text = lines(*recs).splitlines()
+    bad = {"data": '"data":{"i":1e400}', "meta": '"meta":{"m":-1E+400}', "column": '"x":1e400'}
+    good = {"data": '"data":{"i":999}', "meta": '"meta":{"m":999}', "column": '"x":999'}
+    text[999] = text[999].replace(good[where], bad[where])
+    assert bad[where] in text[999]
+    with pytest.raises(LogFormatError, match=r"line 1000 of .*log\.jsonl: not valid JSON"):
+        read_jsonl(write(tmp_path, "\n".join(text) + "\n"))
+
+
+def test_float_forms_load_equal_on_both_paths(tmp_path):
+    forms = ["1e-400", "1E+99", "1.0e-99", "-0.0", "1" + "0" * 250 + ".5", "2.5e-7", "1e308"]
+    body = lines(*[{"stream": "s", "type": "T", "data": {"i": i}} for i in range(2500)])
+    body += "".join(f'{{"stream":"s","type":"T","data":{{"f":{f}}}}}\n' for f in forms)
+    p = write(tmp_path, body)
+    results = []
+    for fast in (0, 10**9):
+        jsonl_mod.FAST_MIN_ROWS = fast
+        try:
+            results.append([e.to_dict()["data"] for e in read_jsonl(p)])
+        finally:
+            jsonl_mod.FAST_MIN_ROWS = 2_000
+    assert results[0] == results[1]
+    assert [d["f"] for d in results[0][2500:]] == [json.loads(f) for f in forms]
