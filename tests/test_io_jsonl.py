@@ -541,3 +541,20 @@ def test_float_forms_load_equal_on_both_paths(tmp_path):
             jsonl_mod.FAST_MIN_ROWS = 2_000
     assert results[0] == results[1]
     assert [d["f"] for d in results[0][2500:]] == [json.loads(f) for f in forms]
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.floats(allow_nan=False) | st.integers(min_value=-(10**400), max_value=10**400),
+       form=st.sampled_from(["{!r}", "{:e}", "{:.17g}", "{:E}", "{:.3e}", "{}0", "{}e-9"]))
+def test_numbers_the_fast_path_accepts_always_parse(x, form):
+    """Whatever number text the grammar's fast check accepts parses to a finite value."""
+    import re
+
+    try:
+        text = form.format(x)
+    except OverflowError:  # "{:e}" of an int beyond floats
+        text = f"{x}e0"
+    if re.fullmatch(jsonl_mod._NUM, text):
+        value = jsonl_mod.loads(text)
+        assert value == (int(text) if re.fullmatch(r"-?[0-9]+", text) else float(text))
+        assert not isinstance(value, float) or abs(value) != float("inf")
