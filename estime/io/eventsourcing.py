@@ -49,11 +49,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
+import numpy as np
 import orjson
 import polars as pl
+import pyarrow as pa
 
+from estime._normalize import SCHEMA, _assigned_ids, normalize
 from estime._progress import progress
 from estime.errors import LogFormatError
+from estime.io._es_states import decode
+from estime.io._sqlite_pages import Kind, binary_views, read_columns
 from estime.log import EventLog
 
 __all__ = ["read_eventsourcing"]
@@ -62,6 +67,7 @@ Decimals = Literal["float", "str"]
 T = TypeVar("T")
 
 _COLUMNS = ("originator_id", "originator_version", "topic", "state")
+_UTC = pl.Datetime("us", "UTC")
 _CHUNK = 65_536
 
 # ---------------------------------------------------------------- the read-only connection
@@ -96,9 +102,16 @@ def _check_sqlite_file(path: Path, what: str) -> None:
         )
 
 
+class _Connection(sqlite3.Connection):
+    """A read-only connection that remembers whether it was opened ``immutable``."""
+
+    immutable = False
+
+
 def _connect(path: Path, immutable: bool) -> sqlite3.Connection:
     uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
-    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_Connection)
+    conn.immutable = immutable
     conn.execute("PRAGMA query_only=ON")
     return conn
 
@@ -320,106 +333,10 @@ def decode_state(state: bytes, decimals: Decimals) -> tuple[dict[str, Any], date
     return data, time, version if isinstance(version, int) else 1
 
 
-# Byte-exact forms the library's JSONTranscoder writes (separators "," ":", keys in order
-# _type_, _data_). Inside valid JSON, `{"_type_":"` can only start a real object: a quote
-# inside a string is always escaped. Each rewrite runs only on the rows holding its literal;
-# rows still holding "_type_" afterwards (custom transcodings, unusual layouts) take the slow
-# path, which parses the state.
-_TS_PREFIX = '{"timestamp":{"_type_":"datetime_iso","_data_":"'
-_CV_LITERAL = ',"class_version":'
-_CLASS_VERSION = r',"class_version":([0-9]+)\}$'
-_DEC_LITERAL = '{"_type_":"decimal_str","_data_":"'
-# A decimal whose float is finite: at most 200 integer digits and a two-digit exponent.
-_DEC_FRAC = (r'\{"_type_":"decimal_str","_data_":"(-?[0-9]{1,200}\.[0-9]+'
-             r'(?:[eE][+-]?[0-9]{1,2})?)"\}')
-_DEC_INT = r'\{"_type_":"decimal_str","_data_":"(-?[0-9]{1,200})"\}'
-_DEC_EXP = r'\{"_type_":"decimal_str","_data_":"(-?[0-9]{1,200}[eE][+-]?[0-9]{1,2})"\}'
-_DEC_TEXT = r'\{"_type_":"decimal_str","_data_":("[^"\\]*")\}'
-_DT_LITERAL = '{"_type_":"datetime_iso","_data_":"'
-_DT = r'\{"_type_":"datetime_iso","_data_":("[^"\\]*")\}'
-_UUID_LITERAL = '{"_type_":"uuid_hex","_data_":"'
-_UUID = (r'\{"_type_":"uuid_hex","_data_":"([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})'
-         r'([0-9a-f]{4})([0-9a-f]{12})"\}')
-# An integer of 19 digits or more may be beyond 64 bits (orjson would read a float): such
-# rows take the slow path, which keeps out-of-range integers as text.
-_BIGINT = r"[0-9]{19}"
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
-_ISO_UTC = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?\+00:00$"
-_UTC = pl.Datetime("us", "UTC")
-
-
-def _where(s: pl.Series, mask: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
-    """``fn`` applied to the rows of ``s`` where ``mask`` holds (others unchanged)."""
-    if not mask.any():
-        return s
-    if mask.all():
-        return fn(s)
-    idx = mask.arg_true()
-    out = s.clone()
-    out.scatter(idx, fn(s.gather(idx)))
-    return out
-
-
-def _iso_times(ts: pl.Series) -> pl.Series:
-    """Parse ISO 8601 texts; ``datetime.isoformat()`` of UTC times by slicing (fast)."""
-    frame = pl.DataFrame({"t": ts})
-    t = pl.col("t")
-    n = t.str.len_bytes()
-    try:
-        fast = frame.select(
-            pl.when(t.str.contains(_ISO_UTC)).then(pl.datetime(
-                t.str.slice(0, 4).cast(pl.Int32), t.str.slice(5, 2).cast(pl.Int32),
-                t.str.slice(8, 2).cast(pl.Int32), t.str.slice(11, 2).cast(pl.Int32),
-                t.str.slice(14, 2).cast(pl.Int32), t.str.slice(17, 2).cast(pl.Int32),
-                pl.when(n == 32).then(t.str.slice(20, 6).cast(pl.Int32)).otherwise(0),
-                time_unit="us", time_zone="UTC"))).to_series()
-    except pl.exceptions.PolarsError:  # an impossible date: let strptime sort it out
-        fast = pl.Series(values=[None] * ts.len(), dtype=_UTC)
-    missing = fast.is_null() & ts.is_not_null()
-    return _where(fast, missing, lambda _: ts.filter(missing).str.to_datetime(
-        _TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False))
-
-
-def _fast_columns(s: pl.Series, decimals: Decimals) -> pl.DataFrame:
-    """data/time/schema_version/slow for states in the library's exact JSON form."""
-    has_cv = s.str.contains(_CV_LITERAL, literal=True)
-    cv = _where(pl.Series(values=[None] * s.len(), dtype=pl.String), has_cv,
-                lambda _: s.filter(has_cv).str.extract(_CLASS_VERSION, 1))
-    cv = cv.cast(pl.Int64).fill_null(1)
-    s = _where(s, has_cv, lambda x: x.str.replace(_CLASS_VERSION, "}"))
-    # {"timestamp":{"_type_":"datetime_iso","_data_":"<iso>"},...} → ts and {...}
-    body = s.str.slice(len(_TS_PREFIX))
-    end = body.str.find('"', literal=True)
-    frame = pl.DataFrame({"s": s, "b": body, "e": end}).with_columns(
-        ok=pl.lit(s.str.starts_with(_TS_PREFIX))
-        & (pl.col("b").str.slice("e", 2) == '"}')).select(
-        pl.when("ok").then(pl.col("b").str.slice(0, "e")).alias("ts"),
-        pl.when("ok").then(pl.concat_str(
-            pl.lit("{"), pl.col("b").str.slice(pl.col("e") + 2).str.strip_prefix(",")))
-        .otherwise("s").alias("d"))
-    ts, d = frame["ts"], frame["d"]
-    if decimals == "float":
-        d = _where(d, d.str.contains(_DEC_LITERAL, literal=True),
-                   lambda x: x.str.replace_all(_DEC_FRAC, "${1}"))
-        d = _where(d, d.str.contains(_DEC_LITERAL, literal=True),
-                   lambda x: x.str.replace_all(_DEC_INT, "${1}.0").str.replace_all(
-                       _DEC_EXP, "${1}"))
-    else:
-        d = _where(d, d.str.contains(_DEC_LITERAL, literal=True),
-                   lambda x: x.str.replace_all(_DEC_TEXT, "${1}"))
-    d = _where(d, d.str.contains(_DT_LITERAL, literal=True),
-               lambda x: x.str.replace_all(_DT, "${1}"))
-    d = _where(d, d.str.contains(_UUID_LITERAL, literal=True),
-               lambda x: x.str.replace_all(_UUID, '"${1}-${2}-${3}-${4}-${5}"'))
-    time = _iso_times(ts)
-    slow = (time.is_null() | d.str.contains('"_type_"', literal=True)
-            | d.str.contains(_BIGINT))
-    return pl.DataFrame({"data": d, "time": time, "schema_version": cv, "slow": slow})
-
-
 def _decode_states(path: Path, table: str, ids: pl.Series, versions: pl.Series,
                    states: pl.Series, decimals: Decimals) -> pl.DataFrame:
-    """data (JSON text), time, schema_version for a column of raw states (bytes)."""
+    """data (JSON text), time, schema_version for a column of raw states (Binary): the
+    library's exact forms column-wise (:mod:`estime.io._es_states`), other rows one by one."""
     if states.len() == 0:
         return pl.DataFrame(schema={"data": pl.String, "time": _UTC, "schema_version": pl.Int64})
     starts = states.bin.starts_with(b"{")
@@ -436,58 +353,82 @@ def _decode_states(path: Path, table: str, ids: pl.Series, versions: pl.Series,
                 raise _undecodable(path, table, _row_label(ids[i], versions[i]), b,
                                    f"invalid UTF-8: {exc}") from None
         raise
-    out = _fast_columns(text, decimals)
-    slow = out["slow"]
-    out = out.drop("slow")
-    if slow.any():
-        rows = slow.arg_true().to_list()
-        data = out["data"].to_list()
-        time = out["time"].to_list()
-        sv = out["schema_version"].to_list()
-        for i in rows:
-            raw = states[i]
+    fast = decode(text, decimals)
+    data, time, sv = fast.data, fast.time, pl.Series(fast.schema_version, dtype=pl.Int64)
+    rows = np.flatnonzero(fast.slow)
+    if len(rows):
+        d_out: list[str] = []
+        t_out: list[datetime | None] = []
+        v_out: list[int] = []
+        raw_rows = states.gather(rows).to_list()
+        for i, raw in zip(rows.tolist(), raw_rows):
             try:
                 d, t, v = decode_state(raw, decimals)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise _undecodable(path, table, _row_label(ids[i], versions[i]), raw,
                                    str(exc)) from None
-            data[i], time[i], sv[i] = _json_text(d), t, v
-        out = pl.DataFrame({
-            "data": pl.Series(data, dtype=pl.String),
-            "time": pl.Series(time, dtype=_UTC),
-            "schema_version": pl.Series(sv, dtype=pl.Int64),
-        })
-    return out
+            d_out.append(_json_text(d))
+            t_out.append(t)
+            v_out.append(v)
+        data = data.scatter(rows, pl.Series(d_out, dtype=pl.String))
+        time = time.scatter(rows, pl.Series(t_out, dtype=_UTC))
+        sv = sv.scatter(rows, pl.Series(v_out, dtype=pl.Int64))
+    return pl.DataFrame({"data": data, "time": time, "schema_version": sv})
 
 
 def _row_label(originator_id: Any, version: Any) -> str:
     return f"originator_id {originator_id!s} version {version}"
 
 
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _dashed(ids: pl.Series) -> pl.Series | None:
+    """When every id is 32 hex digits: their dashed lowercase UUID texts, column-wise."""
+    n = len(ids)
+    if not n or ids.null_count():
+        return None
+    arr = ids.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    offs = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset:arr.offset + n + 1]
+    if not (np.diff(offs) == 32).all():
+        return None
+    digits = np.frombuffer(arr.buffers()[2], np.uint8)[offs[0]:offs[-1]].reshape(n, 32)
+    lower = digits | np.uint8(0x20)  # 'A'-'F' to 'a'-'f'; '0'-'9' have the bit already
+    hexes = ((digits >= 48) & (digits <= 57)) | ((lower >= 97) & (lower <= 102))
+    if not hexes.all():
+        return None
+    out = np.full((n, 36), ord("-"), np.uint8)
+    for dst, src, size in ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12)):
+        out[:, dst:dst + size] = lower[:, src:src + size]
+    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int64)
+    dashed = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
+                                                           pa.py_buffer(out)])
+    return pl.Series(ids.name, dashed, pl.String)
+
+
 def _streams(ids: pl.Series) -> pl.Series:
     """Originator ids as text; 32 hex digits (a UUID's .hex) as a dashed UUID."""
     ids = ids.cast(pl.String)
-    uniq = ids.unique().drop_nulls().to_list()
-    mapping = {}
-    for u in uniq:
-        if len(u) == 32:
-            try:
-                int(u, 16)
-            except ValueError:
-                continue
-            mapping[u] = _hex_uuid(u.lower())
+    dashed = _dashed(ids)
+    if dashed is not None:
+        return dashed
+    mapping = {u: _hex_uuid(u.lower()) for u in ids.unique().drop_nulls().to_list()
+               if _HEX32.fullmatch(u)}
     if not mapping:
         return ids
     return ids.replace_strict(mapping, default=ids, return_dtype=pl.String)
 
 
 def _topics(topics: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """(type, meta JSON) from topics: ``module:Qual.Name`` → ``Qual.Name``."""
-    uniq = topics.unique().drop_nulls().to_list()
-    types = {t: t.partition(":")[2] or t for t in uniq}
-    metas = {t: orjson.dumps({"topic": t}).decode() for t in uniq}
-    return (topics.replace_strict(types, default=None, return_dtype=pl.String),
-            topics.replace_strict(metas, default=None, return_dtype=pl.String))
+    """(type, meta JSON) from topics (no nulls): ``module:Qual.Name`` → ``Qual.Name``."""
+    uniq = topics.unique().sort()
+    names = uniq.to_list()
+    codes = uniq.search_sorted(topics)  # a binary search among the few distinct topics
+    types = pl.Series([t.partition(":")[2] or t for t in names], dtype=pl.String)
+    metas = pl.Series([orjson.dumps({"topic": t}).decode() for t in names], dtype=pl.String)
+    return types.gather(codes), metas.gather(codes)
 
 
 # ---------------------------------------------------------------- reading
@@ -524,13 +465,84 @@ def _decode_chunk(path: Path, table: str, raw: pl.DataFrame, decimals: Decimals)
                      how="horizontal")
 
 
+_PAGE_COLUMNS: dict[str, Kind] = {"originator_id": "text", "originator_version": "int",
+                                  "topic": "text", "state": "blob"}
+_DECODE_ROWS = 1 << 18
+
+
+def _from_pages(path: Path, conn: sqlite3.Connection, table: str) -> pl.DataFrame | None:
+    """The raw columns read from the file's pages (see :mod:`estime.io._sqlite_pages`), or
+    None to read through SQLite. Only on an ``immutable`` connection: the file is complete."""
+    if not getattr(conn, "immutable", False):
+        return None
+    got = read_columns(path, conn, table, _PAGE_COLUMNS)
+    if got is None:
+        return None
+    try:  # UTF-8 is checked here; SQLite words the error when it is not
+        oid = binary_views(got.buf, *got.columns[0]).cast(pl.String)
+        topic = binary_views(got.buf, *got.columns[2]).cast(pl.String)
+    except pl.exceptions.PolarsError:
+        return None
+    # copies of the short texts: contiguous (fast to hash) and not keeping the file alive
+    oid = pl.Series("oid", oid.to_arrow(compat_level=pl.CompatLevel.oldest()), pl.String)
+    topic = pl.Series("topic", topic.to_arrow(compat_level=pl.CompatLevel.oldest()), pl.String)
+    return pl.DataFrame({
+        "seq": got.rowid, "oid": oid, "version": got.columns[1], "topic": topic,
+        "state": binary_views(got.buf, *got.columns[3])}, schema=_RAW_SCHEMA)
+
+
 def _read_events(path: Path, conn: sqlite3.Connection, table: str,
                  decimals: Decimals) -> pl.DataFrame:
-    """The events table as canonical columns (seq, stream, ..., schema_version).
+    """The events table as canonical columns (seq, stream, ..., schema_version; and
+    event_id when the table was read from its pages).
 
-    Rows are fetched in chunks; each chunk is decoded by polars in a worker thread (polars
-    releases the GIL) while the next one is fetched.
+    On an immutable connection the table is read from the file's pages with numpy; otherwise
+    rows are fetched in chunks, each decoded in a worker thread while the next is fetched.
     """
+    raw = _from_pages(path, conn, table)
+    parts: list[pl.DataFrame] = []
+    ids = None
+    if raw is not None:
+        streams = _streams(raw["oid"])
+        bar = progress(raw.height, f"reading {path.name}")
+        # numpy and polars release the GIL: the event ids (SHA-1) and slices of states are
+        # computed in parallel threads
+        workers = 1 + min(4, os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            assigned = pool.submit(_assigned_ids, streams, raw["version"])
+            futures = [pool.submit(_decode_chunk, path, table, raw.slice(lo, _DECODE_ROWS),
+                                   decimals) for lo in range(0, raw.height, _DECODE_ROWS)]
+            try:
+                for future in futures:
+                    parts.append(future.result())
+                    bar.update(parts[-1].height)
+            finally:
+                bar.close()
+                for future in futures:
+                    future.cancel()
+            ids = assigned.result()
+    else:
+        parts = _fetch_and_decode(path, conn, table, decimals)
+    if not parts:
+        parts = [_decode_chunk(path, table, pl.DataFrame(schema=_RAW_SCHEMA), decimals)]
+    frame = pl.concat(parts)
+    types, metas = _topics(frame["topic"])
+    out = pl.DataFrame({
+        "seq": frame["seq"],
+        "stream": streams if raw is not None else _streams(frame["oid"]),
+        "version": frame["version"],
+        "type": types,
+        "time": frame["time"],
+        "data": frame["data"],
+        "meta": metas,
+        "schema_version": frame["schema_version"],
+    })
+    return out if ids is None else out.with_columns(ids.alias("event_id"))
+
+
+def _fetch_and_decode(path: Path, conn: sqlite3.Connection, table: str,
+                      decimals: Decimals) -> list[pl.DataFrame]:
+    """Fetch the rows through SQLite in chunks; decode each in a worker thread."""
     # Table names come from the database's own catalogue and are quoted as identifiers.
     (total,) = conn.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()  # noqa: S608
     sql = (f"SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
@@ -548,21 +560,29 @@ def _read_events(path: Path, conn: sqlite3.Connection, table: str,
             raise sqlite_error(path, exc, table) from None
         finally:
             bar.close()
-        parts = [f.result() for f in futures]
-    if not parts:
-        parts = [_decode_chunk(path, table, pl.DataFrame(schema=_RAW_SCHEMA), decimals)]
-    frame = pl.concat(parts)
-    types, metas = _topics(frame["topic"])
-    return pl.DataFrame({
-        "seq": frame["seq"],
-        "stream": _streams(frame["oid"]),
-        "version": frame["version"],
-        "type": types,
-        "time": frame["time"],
-        "data": frame["data"],
-        "meta": metas,
-        "schema_version": frame["schema_version"],
-    })
+        return [f.result() for f in futures]
+
+
+def _event_log(frame: pl.DataFrame, duplicates: Literal["error", "drop"],
+               source: str) -> EventLog:
+    """The log of the reader's canonical columns. Seqs (rowids) increase and each stream's
+    versions increase in seq order, as the library writes them: then (stream, version) pairs
+    and their assigned event ids are unique and the frame is final. Otherwise
+    :func:`~estime._normalize.normalize` says what is wrong (or drops redeliveries)."""
+    seq_ok = bool((frame["seq"].diff().drop_nulls() > 0).all())
+    versions_ok = bool(frame.select(
+        (pl.col("version").diff().over("stream") > 0).fill_null(True).all()).item())
+    if seq_ok and versions_ok:
+        if "event_id" not in frame.columns:
+            frame = frame.with_columns(_assigned_ids(frame["stream"], frame["version"])
+                                       .alias("event_id"))
+        return EventLog._trusted(frame.select([pl.col(c).cast(t) for c, t in SCHEMA.items()]),
+                                 source)
+    frame = frame.drop("event_id", strict=False)
+    out, dropped = normalize(frame, source=source, duplicates=duplicates, trusted=True)
+    log = EventLog._trusted(out, source)
+    log.duplicates_dropped = dropped
+    return log
 
 
 def _snapshots_frame(path: Path, conn: sqlite3.Connection, table: str | None,
@@ -644,7 +664,8 @@ def read_eventsourcing(path: str | os.PathLike[str], decimals: Decimals = "float
                  else pl.DataFrame())
         return raw, snaps, events_table
 
+    if duplicates not in ("error", "drop"):
+        raise ValueError(f"duplicates must be 'error' or 'drop', not {duplicates!r}")
     frame, snaps, events_table = read_sqlite(p, "an eventsourcing SQLite database", run)
-    log = EventLog.from_frame(frame, duplicates=duplicates,
-                              source=f"{p} (table {events_table})")
+    log = _event_log(frame, duplicates, f"{p} (table {events_table})")
     return (log, snaps) if snapshots else log
