@@ -528,7 +528,8 @@ def test_overflowing_float_is_refused_on_both_paths(tmp_path, path_kind, where):
 
 
 def test_float_forms_load_equal_on_both_paths(tmp_path):
-    forms = ["1e-400", "1E+99", "1.0e-99", "-0.0", "1" + "0" * 250 + ".5", "2.5e-7", "1e308"]
+    forms = ["1e-400", "1E+99", "1.0e-99", "-0.0", "1" + "0" * 250 + ".5", "2.5e-7", "1e308",
+             "1" + "0" * 40 + ".5", "1" + "0" * 60 + "e5", "1.5e300"]
     body = lines(*[{"stream": "s", "type": "T", "data": {"i": i}} for i in range(2500)])
     body += "".join(f'{{"stream":"s","type":"T","data":{{"f":{f}}}}}\n' for f in forms)
     p = write(tmp_path, body)
