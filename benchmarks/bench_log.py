@@ -109,14 +109,10 @@ def main(n: int = 1_000_000) -> None:
 def jsonl_stages(path: Path, total: float) -> None:
     """Where ``read_jsonl`` spends its time on a canonical file (best of 2 per stage)."""
     source = str(path)
-    t_lines, (lines, numbers, unterminated) = timed(
-        lambda: jsonl_mod.file_lines(path, source), repeat=2)
-    t_cut, frame = timed(lambda: jsonl_mod.frame_from_lines(
-        lines, numbers, source, {}, unterminated=unterminated), repeat=2)
+    t_cut, frame = timed(lambda: jsonl_mod._read_frame(path, source, {}), repeat=2)
     t_log, _ = timed(lambda: jsonl_mod.log_from_raw(frame, source, {}, "error"), repeat=2)
-    print("\nread_jsonl stages: "
-          f"lines {fmt(t_lines)}, cut + validate {fmt(t_cut)}, "
-          f"times + normalize (ids, versions, seq checks) {fmt(t_log)}; whole {fmt(total)}")
+    print(f"\nread_jsonl stages: read + cut + validate {fmt(t_cut)}, then times + "
+          f"normalize (id, version and seq checks) {fmt(t_log)}; whole {fmt(total)}")
 
 
 if __name__ == "__main__":

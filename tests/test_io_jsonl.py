@@ -504,7 +504,7 @@ def test_large_files_are_streamed_not_read_whole(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("read whole")
 
-    monkeypatch.setattr(jsonl_mod, "file_lines", boom)
+    monkeypatch.setattr(jsonl_mod, "frame_from_lines", boom)
     log = read_jsonl(p)
     assert [e.data["i"] for e in log] == list(range(3000))
     bad = write(tmp_path, text + '{"stream":"s","type":"T","data":{"i":1,}}', "bad.jsonl")

@@ -7,14 +7,16 @@ writers produce it) and are re-encoded compactly otherwise; either way every JSO
 round-trips exactly: key order, big integers, floats and unicode.
 
 How it is fast without being lossy: polars' ``read_ndjson`` infers a struct schema (a key
-first seen late is dropped or nulls are invented), so it is not used. Instead the file is
-split into lines (one pass with numpy), the lines sharing the first line's key layout are cut
-into their top-level values with literal searches, and each value is checked with a regular
-expression that accepts exactly the JSON grammar (compact, nested up to 3 levels; deeper
-values are checked with orjson). A decomposition into values that are each valid JSON is
-the parse of the line, so this is exact. Lines that do not fit (other key orders, spaced
-JSON, a payload that contains a later key's text) are parsed one by one, which is also where
-a malformed line is reported with its file and line number.
+first seen late is dropped or nulls are invented), so it is not used. Instead polars' line
+scanner streams the lines (several threads) into one lazy query that cuts the lines sharing
+the first line's key layout into their top-level values with literal searches (string
+columns are cut inside their quotes) and checks each value with a regular expression that
+accepts exactly the JSON grammar (compact, nested up to 3 levels; deeper values, and floats
+too large for a double, are checked with a parser). A decomposition into values that are
+each valid JSON is the parse of the line, so this is exact. Lines that do not fit (other key
+orders, spaced JSON, a payload that contains a later key's text) try the next layout or are
+parsed one by one, which is also where a malformed line is reported with its file and line
+number. Times in ``write_jsonl``'s form are parsed with numpy.
 """
 
 from __future__ import annotations
@@ -203,33 +205,6 @@ def split_lines(raw: bytes) -> tuple[pl.Series, pl.Series]:
     numbers = pl.int_range(1, n + 1, dtype=pl.Int64, eager=True).alias("_line")
     keep = lines.str.len_bytes() > 0
     return lines.filter(keep), numbers.filter(keep)
-
-
-def file_lines(path: PathLike, source: str) -> tuple[pl.Series, pl.Series, bool]:
-    """Every line of the file as text (line ends and a UTF-8 BOM removed, blank lines kept or
-    not), their 1-based numbers, and whether the last line lacks its newline. gzip is
-    decompressed. Raises naming the line of bytes that are not UTF-8."""
-    with open(path, "rb") as fh:
-        magic = fh.read(3)
-        size = fh.seek(0, os.SEEK_END)
-        if size:
-            fh.seek(size - 1)
-        terminated = fh.read(1) == b"\n"
-    reader = getattr(pl, "read_lines", None)  # recent polars: multi-threaded, no copies
-    if magic[:2] == b"\x1f\x8b" or reader is None:
-        raw = read_bytes(path)
-        check_utf8(raw, source)
-        split, numbers = split_lines(raw)
-        return split, numbers, bool(raw) and not raw.endswith(b"\n")
-    try:
-        lines: pl.Series = reader(path, name="line", glob=False).to_series()
-    except pl.exceptions.ComputeError:
-        check_utf8(read_bytes(path), source)
-        raise
-    if magic == codecs.BOM_UTF8:
-        lines = pl.concat([pl.Series("line", [lines[0][1:]]), lines.slice(1)], rechunk=False)
-    numbers = pl.int_range(1, len(lines) + 1, dtype=pl.Int64, eager=True).alias("_line")
-    return lines, numbers, size > 0 and not terminated
 
 
 # --------------------------------------------------------------------------- columns
@@ -693,8 +668,9 @@ def read_jsonl(path: PathLike, *, duplicates: Duplicates = "error", **columns: s
 
 
 def _read_frame(path: PathLike, source: str, columns: Mapping[str, str]) -> pl.DataFrame:
-    """The raw frame of a file: large plain files are streamed through the first layout
-    pass (reading and cutting overlap, on every core); others are read whole first."""
+    """The raw frame of a file. Large plain files stream through polars' line scanner into
+    the first layout pass (reading and cutting overlap, on every core); small ones are read
+    whole first, gzip files decompressed in memory."""
     with open(path, "rb") as fh:
         magic = fh.read(3)
         size = fh.seek(0, os.SEEK_END)
@@ -702,14 +678,23 @@ def _read_frame(path: PathLike, source: str, columns: Mapping[str, str]) -> pl.D
         unterminated = size > 0 and fh.read(1) != b"\n"
         fh.seek(0)
         head = [fh.readline().decode("utf-8", "replace") for _ in range(16)]
-    scan = getattr(pl, "scan_lines", None)
-    if magic[:2] == b"\x1f\x8b" or scan is None or size < 32 * FAST_MIN_ROWS:
-        lines, numbers, unterminated = file_lines(path, source)
-        return frame_from_lines(lines, numbers, source, columns, unterminated=unterminated)
-    rows = (scan(path, name="line", row_index_name="_line", row_index_offset=1, glob=False)
-            .with_columns(pl.col("_line").cast(pl.Int64)))
+    gzipped = magic[:2] == b"\x1f\x8b"
+    scan = getattr(pl, "scan_lines", None)  # recent polars; read_lines likewise
+    read = getattr(pl, "read_lines", None)
     try:
-        return _frame(rows, _first_object(head), source, columns, unterminated)
+        if not gzipped and scan is not None and size >= 32 * FAST_MIN_ROWS:
+            rows = scan(path, row_index_name="_line", row_index_offset=1, glob=False)
+            return _frame(rows.with_columns(pl.col("_line").cast(pl.Int64)),
+                          _first_object(head), source, columns, unterminated)
+        if not gzipped and read is not None:
+            lines = read(path, glob=False).to_series()
+            numbers = pl.int_range(1, len(lines) + 1, dtype=pl.Int64, eager=True)
+            return frame_from_lines(lines, numbers, source, columns, unterminated=unterminated)
     except pl.exceptions.ComputeError:
         check_utf8(read_bytes(path), source)
         raise
+    raw = read_bytes(path)
+    check_utf8(raw, source)
+    lines, numbers = split_lines(raw)
+    return frame_from_lines(lines, numbers, source, columns,
+                            unterminated=bool(raw) and not raw.endswith(b"\n"))
