@@ -255,10 +255,17 @@ def _matches(k: np.ndarray, at: np.ndarray, length: np.ndarray, pattern: str) ->
     return texts.str.contains(pattern).fill_null(False).to_numpy()
 
 
-def _flat(k: np.ndarray, offs: np.ndarray) -> np.ndarray:
+class _Flat(NamedTuple):
+    ok: np.ndarray  # per row: a flat object
+    value_from: np.ndarray  # the values of its members (strings with their quotes and
+    value_to: np.ndarray  # scalars), as sorted ranges of positions in the text
+
+
+def _flat(k: np.ndarray, offs: np.ndarray) -> _Flat:
     """Which rows ``k[offs[i]:offs[i+1]]`` are flat JSON objects: ``{}`` or ``{"k":v,...}``
-    with strings without escapes or control characters, numbers (see :func:`_numbers`),
-    true, false and null, and no blanks. ``k`` has 40 bytes to spare after the last row.
+    with strings without escapes or control characters, numbers (see :data:`_SCALAR`), true,
+    false and null, and no blanks; and where their members' values are. ``k`` has 40 bytes
+    to spare after the last row.
 
     Every byte is in a string or in the segment between two strings; a segment's form (':',
     ',', ':' scalar ',', ...) says whether the next string is a key or a value, so each
@@ -282,6 +289,8 @@ def _flat(k: np.ndarray, offs: np.ndarray) -> np.ndarray:
     open_, close = quotes[opening], quotes[paired & (role % 2 == 1)]
     srow = row[opening]
     m = len(open_)
+    if not m:
+        return _Flat(ok, np.zeros(0, np.int64), np.zeros(0, np.int64))
     # the segment after each string: up to the next string of its row, or to the row's end
     last = np.append(srow[1:] != srow[:-1], True)
     seg_end = np.where(last, ends[srow], np.append(open_[1:], 0))  # exclusive
@@ -308,15 +317,35 @@ def _flat(k: np.ndarray, offs: np.ndarray) -> np.ndarray:
     key = _KEY_NEXT[before]
     fine = np.where(key, _AFTER_KEY[kind], _AFTER_VALUE[kind]) & (before != 6)
     ok[srow[~fine]] = False
-    return ok
+    scalars = cand[good]
+    value_from = np.concatenate([open_[~key], a[scalars] + 1])
+    value_to = np.concatenate([close[~key] + 1, z[scalars] - 1])
+    order = np.argsort(value_from, kind="stable")
+    return _Flat(ok, value_from[order], value_to[order])
 
 
-def _valid(k: np.ndarray, offs: np.ndarray) -> np.ndarray:
-    """Which rows ``k[offs[i]:offs[i+1]]`` are JSON objects to take as they are: flat ones
-    checked by :func:`_flat`, others parsed by orjson (no control characters: those rows are
-    re-encoded on the slow path)."""
-    ok = _flat(k, offs)
-    for i in np.flatnonzero(~ok).tolist():
+def _valid(k: np.ndarray, offs: np.ndarray, rep_row: np.ndarray, rep_from: np.ndarray,
+           rep_to: np.ndarray) -> np.ndarray:
+    """Which rows ``k[offs[i]:offs[i+1]]`` are JSON objects to take as they are.
+
+    Row ``rep_row[j]`` has the replacement of a wrapper at ``[rep_from[j], rep_to[j])``.
+    The input was valid JSON if the output is and each replacement is a whole member value
+    (replacing a value by an object keeps JSON valid; but a wrapper in a string or as a key,
+    or touching a number, could make invalid input look valid). Flat objects are checked by
+    :func:`_flat`, which locates their values; other objects are parsed by orjson, and taken
+    only without replacements (no control characters either: those rows are re-encoded on
+    the slow path)."""
+    flat = _flat(k, offs)
+    ok = flat.ok
+    whole = np.zeros(len(rep_from), bool)
+    if len(rep_from) and len(flat.value_from):
+        at = np.minimum(np.searchsorted(flat.value_from, rep_from), len(flat.value_from) - 1)
+        whole = (flat.value_from[at] == rep_from) & (flat.value_to[at] == rep_to)
+    replaced = np.zeros(len(ok), bool)
+    replaced[rep_row] = True
+    complex_rows = np.flatnonzero(~ok & ~replaced)
+    ok[rep_row[~whole]] = False
+    for i in complex_rows.tolist():
         text = k[offs[i]:offs[i + 1]].tobytes()
         if _LONG_DIGITS.search(text) is not None or re.search(rb"[\x00-\x1f]", text):
             continue
@@ -382,6 +411,9 @@ def _decode_chunk(states: pl.Series, decimals: Decimals) -> Decoded:
         cv[maybe[found]] = value[found]
         cv_at[maybe[found]] = at[found]
     has_cv = cv_at < e - 1
+    # any other "class_version" (the library writes it last): the general decoder decides
+    named = states.str.count_matches('"class_version"', literal=True).to_numpy()[cand_rows]
+    ok &= named == has_cv
     nxt = buf[q]
     only_cv = has_cv & (cv_at == q)
     body = (nxt == 44) & ~only_cv  # '{' + the rest + '}'
@@ -442,7 +474,9 @@ def _decode_chunk(states: pl.Series, decimals: Decimals) -> Decoded:
     lens = np.add.reduceat(runs[1::2], poff[:-1]) if len(fast) else np.zeros(0, np.int64)
     row_offs = np.zeros(len(fast) + 1, np.int64)
     np.cumsum(lens, out=row_offs[1:])
-    valid = _valid(out, row_offs)
+    piece_at = np.cumsum(runs[1::2]) - runs[1::2]  # where each piece lands in the output
+    rep = base + 2 + 2 * j
+    valid = _valid(out, row_offs, wrow, piece_at[rep], piece_at[rep] + runs[1::2][rep])
     # ---- columns for all rows (slow rows: null)
     rows = cand_rows[fast]
     slow = np.ones(n, bool)

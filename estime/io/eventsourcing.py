@@ -569,9 +569,11 @@ def _event_log(frame: pl.DataFrame, duplicates: Literal["error", "drop"],
     versions increase in seq order, as the library writes them: then (stream, version) pairs
     and their assigned event ids are unique and the frame is final. Otherwise
     :func:`~estime._normalize.normalize` says what is wrong (or drops redeliveries)."""
-    seq_ok = bool((frame["seq"].diff().drop_nulls() > 0).all())
+    seq = frame["seq"]
+    seq_ok = bool((seq.slice(1) > seq.slice(0, max(len(seq) - 1, 0))).all())
     versions_ok = bool(frame.select(
-        (pl.col("version").diff().over("stream") > 0).fill_null(True).all()).item())
+        (pl.col("version") > pl.col("version").shift(1).over("stream")).fill_null(True).all()
+    ).item())
     if seq_ok and versions_ok:
         if "event_id" not in frame.columns:
             frame = frame.with_columns(_assigned_ids(frame["stream"], frame["version"])
