@@ -1,0 +1,202 @@
+"""Text helpers of the readers: an exact JSON grammar, JSON in and out, files, times.
+
+Shared by :mod:`estime.io.jsonl`, :mod:`estime.io.csv`, :mod:`estime.io.cloudevents` and
+:mod:`estime.io.parquet`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import polars as pl
+import pyarrow as pa
+
+from estime.errors import LogFormatError
+
+PathLike = str | os.PathLike[str]
+
+
+# --------------------------------------------------------------------------- JSON grammar
+
+#: The characters of a JSON string between its quotes.
+_STR_BODY = (r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]'
+             r"|\\u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})"
+             r"|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})*")
+_STR = f'"{_STR_BODY}"'
+#: Integers of any size (kept exact); floats only in forms that cannot overflow a double
+#: (under 10**200): others go to a parser, which refuses 1e400 as the line parser does.
+#: Keep counted repetitions small: at {0,199} polars' regex engine slows down 50-fold.
+_NUM = (r"-?(?:0|[1-9][0-9]*"
+        r"|(?:0|[1-9][0-9]{0,49})(?:\.[0-9]+)?(?:[eE]-[0-9]+|[eE]\+?[0-9]{1,2})"
+        r"|(?:0|[1-9][0-9]{0,49})\.[0-9]+"
+        r"|[0-9](?:\.[0-9]+)?[eE]\+?(?:[12][0-9]{2}|30[0-7]))")
+_SCALAR = f"(?:{_STR}|{_NUM}|true|false|null)"
+
+
+def _object(inner: str) -> str:
+    return rf"\{{(?:{_STR}:{inner}(?:,{_STR}:{inner})*)?\}}"
+
+
+def _nest(inner: str) -> str:
+    array = rf"\[(?:{inner}(?:,{inner})*)?\]"
+    return f"(?:{_SCALAR}|{array}|{_object(inner)})"
+
+
+#: Exactly the compact JSON values nested at most 3 deep (deeper ones are left to a parser).
+_VALUE_RE = "^" + _nest(_nest(_nest(_SCALAR))) + "$"
+#: The same for JSON objects only (``meta``).
+_OBJECT_RE = "^" + _object(_nest(_nest(_SCALAR))) + "$"
+_SCALAR_RE = f"^{_SCALAR}$"
+_STR_BODY_RE = f"^{_STR_BODY}$"
+_INT_RE = r"^-?(?:0|[1-9][0-9]*)$"
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+#: Below this many rows the regular expressions cost more (compilation) than they save.
+#: Most key layouts tried with the vectorised path before parsing the rest line by line.
+
+
+def loads(text: str) -> Any:
+    """Parse JSON exactly: orjson, or the standard library when a number may exceed 64 bits.
+
+    orjson turns integers beyond 64 bits into floats; Python's parser keeps them exact. NaN and
+    Infinity are refused (they are not JSON).
+    """
+    if _LONG_DIGITS.search(text) is None:
+        return orjson.loads(text)
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of a parsed value (big integers kept exact)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def read_bytes(path: PathLike) -> bytes:
+    """The file's bytes: gzip (by its magic number) decompressed, a UTF-8 BOM removed."""
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise LogFormatError(f"{path}: damaged gzip data ({exc}); the file may be "
+                                 "truncated. Re-download or re-compress it.") from None
+    if raw[:3] == codecs.BOM_UTF8:
+        raw = raw[3:]
+    return raw
+
+
+def check_utf8(raw: bytes, source: str) -> None:
+    """Raise naming the line of the first byte sequence that is not UTF-8."""
+    if raw.isascii():
+        return
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise LogFormatError(
+            f"line {line} of {source}: bytes {raw[exc.start:exc.start + 4]!r} are not UTF-8 "
+            f"({exc.reason}). Re-encode the file as UTF-8."
+        ) from None
+
+
+def split_lines(raw: bytes) -> tuple[pl.Series, pl.Series]:
+    """The non-blank lines (JSON whitespace stripped) and their 1-based line numbers."""
+    a = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(a == 10) + 1
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
+    if offsets[-1] != len(raw):
+        offsets = np.append(offsets, len(raw))
+    n = len(offsets) - 1
+    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(raw))
+    lines = pl.Series("line", arr).str.strip_chars(" \t\r\n")
+    numbers = pl.int_range(1, n + 1, dtype=pl.Int64, eager=True).alias("_line")
+    keep = lines.str.len_bytes() > 0
+    return lines.filter(keep), numbers.filter(keep)
+
+
+_TIME_SEPS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"),
+              19: ord("."), 26: ord("Z")}
+_TIME_FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19), (20, 26))
+
+
+def _calendar() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lookup tables for years 0-9999 (proleptic Gregorian): days from 1970-01-01 to each
+    January 1st, leap years (0/1), and for ``leap * 100 + month`` (month 0-99, only 1-12
+    valid) the month's length (0 when invalid) and its first day within the year."""
+    years = np.arange(10_000)
+    leap = ((years % 4 == 0) & (years % 100 != 0)) | (years % 400 == 0)
+    before_1970 = 1969 * 365 + 1969 // 4 - 1969 // 100 + 1969 // 400 + 366
+    year_days = np.concatenate(([0], np.cumsum(365 + leap[:-1]))) - before_1970
+    lengths = np.zeros((2, 100), np.int32)
+    lengths[:, 1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    lengths[1, 2] = 29
+    starts = np.zeros((2, 100), np.int32)
+    starts[:, 1:] = np.cumsum(lengths, axis=1)[:, :-1]
+    return year_days.astype(np.int64), leap.astype(np.int32), lengths.ravel(), starts.ravel()
+
+
+_YEAR_DAYS, _LEAP, _MONTH_LEN, _MONTH_START = _calendar()
+
+
+def fast_times(col: pl.Series) -> pl.Series | None:
+    """Parse ``2024-05-01T12:00:00.000000Z`` (what ``write_jsonl`` writes) with numpy.
+
+    ``None`` when any value has another form (then the general parser takes over).
+    """
+    present = col.drop_nulls()
+    n = len(present)
+    if n == 0:
+        return None
+    width = present.str.len_bytes()
+    if width.min() != 27 or width.max() != 27:
+        return None
+    arr = present.to_arrow().cast(pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    _, offsets, data = arr.buffers()
+    start = int(np.frombuffer(offsets, np.int64)[arr.offset])
+    # one row per character position (27 rows of n bytes): whole-row numpy operations
+    t = np.ascontiguousarray(
+        np.frombuffer(data, np.uint8)[start:start + 27 * n].reshape(n, 27).T)
+    for at, char in _TIME_SEPS.items():
+        if not (t[at] == char).all():
+            return None
+    fields = []
+    for lo, hi in _TIME_FIELDS:
+        digits = t[lo:hi] - np.uint8(48)  # wraps around below "0": one test for both ends
+        if (digits > 9).any():
+            return None
+        value = digits[0].astype(np.int32)
+        for row in digits[1:]:
+            value *= 10
+            value += row
+        fields.append(value)
+    y, m, day, hh, mm, ss, us = fields
+    month = _LEAP[y] * 100 + m
+    if ((day < 1) | (day > _MONTH_LEN[month]) | (hh > 23) | (mm > 59) | (ss > 59)).any():
+        return None
+    days = _YEAR_DAYS[y] + (_MONTH_START[month] + day - 1)
+    epoch = (days * 86400 + (hh * 3600 + mm * 60 + ss)) * 1_000_000 + us
+    parsed = pl.Series(col.name, epoch, pl.Int64).cast(pl.Datetime("us", "UTC"))
+    if n == len(col):
+        return parsed
+    return pl.Series(col.name, [None] * len(col), pl.Datetime("us", "UTC")).scatter(
+        col.is_not_null().arg_true(), parsed)
