@@ -189,7 +189,7 @@ def _slow(raw: bytes, decimals: str) -> tuple[Any, Any, int] | None:
         data, time, version = es_mod.decode_state(raw, decimals)  # type: ignore[arg-type]
     except (ValueError, UnicodeDecodeError):
         return None
-    return orjson.loads(es_mod._json_text(data)), time, version
+    return orjson.loads(es_mod.json_text(data)), time, version
 
 
 _TRANSCODER = JSONTranscoder()

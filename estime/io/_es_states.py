@@ -22,9 +22,12 @@ refuses (NaN) make a row slow.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable
-from typing import Literal, NamedTuple
+from datetime import UTC, datetime
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import orjson
@@ -33,7 +36,8 @@ import pyarrow as pa
 
 from estime.io._sqlite_pages import binary_views
 
-__all__ = ["Decoded", "decode"]
+__all__ = ["Decoded", "decode", "decode_state", "hex_uuid", "json_text", "parse_state",
+           "time_of", "unwrap"]
 
 Decimals = Literal["float", "str"]
 
@@ -57,6 +61,99 @@ class Decoded(NamedTuple):
     time: pl.Series
     schema_version: np.ndarray
     slow: np.ndarray
+
+
+# ------------------------------------------------------------------- the general decoder
+
+def _nonfinite(text: str) -> str:
+    return text  # NaN, Infinity, -Infinity: kept as text (JSON has no such numbers)
+
+
+_I64, _U64 = -(2**63), 2**64
+
+
+_LONG_INT = re.compile(rb"[:,\[]\s*-?[0-9]{19,}\s*[,}\]]")
+
+
+def parse_state(state: bytes) -> Any:
+    """The JSON value of a state (NaN, Infinity and integers beyond 64 bits included)."""
+    # json (the library's own codec) also writes NaN/Infinity and integers beyond 64 bits,
+    # which orjson refuses or reads as floats: those states are parsed by json.
+    if _LONG_INT.search(state) is None:
+        try:
+            return orjson.loads(state)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(state.decode("utf-8"), parse_constant=_nonfinite)
+
+
+def hex_uuid(h: str) -> str:
+    """A UUID's 32 hex digits with its dashes."""
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _decimal(text: Any, decimals: Decimals) -> Any:
+    if decimals == "str" or not isinstance(text, str):
+        return text
+    try:
+        f = float(text)
+    except ValueError:
+        return text
+    return f if math.isfinite(f) else text
+
+
+def unwrap(value: Any, decimals: Decimals) -> Any:
+    """Plain JSON for a decoded state: ``{"_type_", "_data_"}`` wrappers turned into values."""
+    if isinstance(value, dict):
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            name, data = value["_type_"], unwrap(value["_data_"], decimals)
+            if name == "uuid_hex" and isinstance(data, str) and len(data) == 32:
+                return hex_uuid(data)
+            if name == "decimal_str":
+                return _decimal(data, decimals)
+            if name in ("datetime_iso", "date_iso", "time_iso", "tuple_as_list", "uuid_str"):
+                return data
+            return {"_type_": name, "_data_": data}
+        return {k: unwrap(v, decimals) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v, decimals) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, int) and not isinstance(value, bool) and not _I64 <= value < _U64:
+        return str(value)  # beyond what JSON tools (orjson) read back as a number
+    return value
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text (integers beyond 64 bits included)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def time_of(value: Any) -> datetime | None:
+    """The UTC time of an ISO 8601 text (no offset: UTC), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or beyond year 1-9999 in UTC
+        return None
+
+
+def decode_state(state: bytes, decimals: Decimals) -> tuple[dict[str, Any], datetime | None, int]:
+    """(data, time, class_version) of one stored state (the slow, general path)."""
+    obj = parse_state(state)
+    if not isinstance(obj, dict):
+        raise ValueError(f"a state is a JSON object, got {type(obj).__name__}")
+    version = obj.pop("class_version", 1)
+    data = unwrap(obj, decimals)
+    time = time_of(data.get("timestamp"))
+    if time is not None:  # an unreadable timestamp stays in the data
+        del data["timestamp"]
+    return data, time, version if isinstance(version, int) else 1
 
 
 # ------------------------------------------------------------------------------ bytes
@@ -412,8 +509,11 @@ def _decode_chunk(states: pl.Series, decimals: Decimals) -> Decoded:
         cv_at[maybe[found]] = at[found]
     has_cv = cv_at < e - 1
     # any other "class_version" (the library writes it last): the general decoder decides
-    named = states.str.count_matches('"class_version"', literal=True).to_numpy()[cand_rows]
-    ok &= named == has_cv
+    named = np.flatnonzero(states.str.contains('"class_version"', literal=True).to_numpy()[
+        cand_rows])
+    if len(named):
+        count = states.gather(cand_rows[named]).str.count_matches('"class_version"', literal=True)
+        ok[named] &= count.to_numpy() == has_cv[named]
     nxt = buf[q]
     only_cv = has_cv & (cv_at == q)
     body = (nxt == 44) & ~only_cv  # '{' + the rest + '}'

@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["PAD", "Column", "Table", "binary_views", "read_columns"]
+__all__ = ["PAD", "Column", "Table", "binary_views", "fixed_width", "read_columns"]
 
 Kind = Literal["int", "text", "blob"]
 #: An integer column as an int64 array; a text or blob column as (start, size): the positions
@@ -197,6 +197,16 @@ class Table(NamedTuple):
 
 
 _VIEW_LIMIT = 1 << 30
+
+
+def fixed_width(buf: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
+    """The ``width`` bytes (a multiple of 8, at most PAD) at each of ``start``, as an (n,
+    width) array."""
+    w64 = np.ndarray((len(buf) - 7,), "<u8", buf, 0, (1,))
+    words = np.empty((len(start), width // 8), "<u8")
+    for k in range(width // 8):
+        words[:, k] = w64[start + 8 * k]
+    return words.view(np.uint8).reshape(len(start), width)
 
 
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], np.uint64)

@@ -33,19 +33,22 @@ Safety: the file is opened read-only (``mode=ro``; also ``immutable=1`` when no 
 is pending) and never modified; topics are never imported or resolved. States written with a
 compressor (``COMPRESSOR_TOPIC``) or a cipher (``CIPHER_TOPIC``) cannot be read without the
 application's own code and key: they are refused with an error saying so.
+
+Speed: with no write-ahead log pending, the table is read straight from the file's pages with
+numpy (:mod:`estime.io._sqlite_pages`; SQLite checks the result) and the states in the
+library's exact forms are decoded column-wise (:mod:`estime.io._es_states`); anything else
+goes through SQLite and the per-row decoder, with the same results.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 import sqlite3
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
@@ -57,8 +60,16 @@ import pyarrow as pa
 from estime._normalize import SCHEMA, _assigned_ids, normalize
 from estime._progress import progress
 from estime.errors import LogFormatError
-from estime.io._es_states import decode
-from estime.io._sqlite_pages import Kind, binary_views, read_columns
+from estime.io._es_states import (
+    decode,
+    decode_state,
+    hex_uuid,
+    json_text,
+    parse_state,
+    time_of,
+    unwrap,
+)
+from estime.io._sqlite_pages import Kind, binary_views, fixed_width, read_columns
 from estime.log import EventLog
 
 __all__ = ["read_eventsourcing"]
@@ -246,93 +257,6 @@ def _undecodable(path: Path, table: str, where: str, state: bytes,
         "JSON Lines and use read_jsonl.")
 
 
-def _nonfinite(text: str) -> str:
-    return text  # NaN, Infinity, -Infinity: kept as text (JSON has no such numbers)
-
-
-_I64, _U64 = -(2**63), 2**64
-
-
-_LONG_INT = re.compile(rb"[:,\[]\s*-?[0-9]{19,}\s*[,}\]]")
-
-
-def _parse_state(state: bytes) -> Any:
-    # json (the library's own codec) also writes NaN/Infinity and integers beyond 64 bits,
-    # which orjson refuses or reads as floats: those states are parsed by json.
-    if _LONG_INT.search(state) is None:
-        try:
-            return orjson.loads(state)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(state.decode("utf-8"), parse_constant=_nonfinite)
-
-
-def _hex_uuid(h: str) -> str:
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def _decimal(text: Any, decimals: Decimals) -> Any:
-    if decimals == "str" or not isinstance(text, str):
-        return text
-    try:
-        f = float(text)
-    except ValueError:
-        return text
-    return f if math.isfinite(f) else text
-
-
-def _unwrap(value: Any, decimals: Decimals) -> Any:
-    """Plain JSON for a decoded state: ``{"_type_", "_data_"}`` wrappers turned into values."""
-    if isinstance(value, dict):
-        if len(value) == 2 and "_type_" in value and "_data_" in value:
-            name, data = value["_type_"], _unwrap(value["_data_"], decimals)
-            if name == "uuid_hex" and isinstance(data, str) and len(data) == 32:
-                return _hex_uuid(data)
-            if name == "decimal_str":
-                return _decimal(data, decimals)
-            if name in ("datetime_iso", "date_iso", "time_iso", "tuple_as_list", "uuid_str"):
-                return data
-            return {"_type_": name, "_data_": data}
-        return {k: _unwrap(v, decimals) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unwrap(v, decimals) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, int) and not isinstance(value, bool) and not _I64 <= value < _U64:
-        return str(value)  # beyond what JSON tools (orjson) read back as a number
-    return value
-
-
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # integers beyond 64 bits
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _time_of(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
-def decode_state(state: bytes, decimals: Decimals) -> tuple[dict[str, Any], datetime | None, int]:
-    """(data, time, class_version) of one stored state (the slow, general path)."""
-    obj = _parse_state(state)
-    if not isinstance(obj, dict):
-        raise ValueError(f"a state is a JSON object, got {type(obj).__name__}")
-    version = obj.pop("class_version", 1)
-    data = _unwrap(obj, decimals)
-    time = _time_of(data.get("timestamp"))
-    if time is not None:  # an unreadable timestamp stays in the data
-        del data["timestamp"]
-    return data, time, version if isinstance(version, int) else 1
-
-
 def _decode_states(path: Path, table: str, ids: pl.Series, versions: pl.Series,
                    states: pl.Series, decimals: Decimals) -> pl.DataFrame:
     """data (JSON text), time, schema_version for a column of raw states (Binary): the
@@ -367,7 +291,7 @@ def _decode_states(path: Path, table: str, ids: pl.Series, versions: pl.Series,
             except (ValueError, UnicodeDecodeError) as exc:
                 raise _undecodable(path, table, _row_label(ids[i], versions[i]), raw,
                                    str(exc)) from None
-            d_out.append(_json_text(d))
+            d_out.append(json_text(d))
             t_out.append(t)
             v_out.append(v)
         data = data.scatter(rows, pl.Series(d_out, dtype=pl.String))
@@ -383,6 +307,26 @@ def _row_label(originator_id: Any, version: Any) -> str:
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 
 
+def _fixed_texts(name: str, chars: np.ndarray) -> pl.Series:
+    """A String series of the rows of an (n, width) array of ASCII bytes."""
+    n, width = chars.shape
+    offsets = np.arange(0, width * (n + 1), width, dtype=np.int64)
+    arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
+                                                       pa.py_buffer(np.ascontiguousarray(chars))])
+    return pl.Series(name, arr, pl.String)
+
+
+def _dashed_digits(digits: np.ndarray) -> pl.Series | None:
+    """(n, 32) bytes all hex digits: their dashed lowercase UUID texts (else None)."""
+    lower = digits | np.uint8(0x20)  # 'A'-'F' to 'a'-'f'; '0'-'9' have the bit already
+    if not (((digits >= 48) & (digits <= 57)) | ((lower >= 97) & (lower <= 102))).all():
+        return None
+    out = np.full((len(digits), 36), ord("-"), np.uint8)
+    for dst, src, size in ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12)):
+        out[:, dst:dst + size] = lower[:, src:src + size]
+    return _fixed_texts("stream", out)
+
+
 def _dashed(ids: pl.Series) -> pl.Series | None:
     """When every id is 32 hex digits: their dashed lowercase UUID texts, column-wise."""
     n = len(ids)
@@ -394,18 +338,9 @@ def _dashed(ids: pl.Series) -> pl.Series | None:
     offs = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset:arr.offset + n + 1]
     if not (np.diff(offs) == 32).all():
         return None
-    digits = np.frombuffer(arr.buffers()[2], np.uint8)[offs[0]:offs[-1]].reshape(n, 32)
-    lower = digits | np.uint8(0x20)  # 'A'-'F' to 'a'-'f'; '0'-'9' have the bit already
-    hexes = ((digits >= 48) & (digits <= 57)) | ((lower >= 97) & (lower <= 102))
-    if not hexes.all():
-        return None
-    out = np.full((n, 36), ord("-"), np.uint8)
-    for dst, src, size in ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12)):
-        out[:, dst:dst + size] = lower[:, src:src + size]
-    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int64)
-    dashed = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
-                                                           pa.py_buffer(out)])
-    return pl.Series(ids.name, dashed, pl.String)
+    dashed = _dashed_digits(
+        np.frombuffer(arr.buffers()[2], np.uint8)[offs[0]:offs[-1]].reshape(n, 32))
+    return None if dashed is None else dashed.alias(ids.name)
 
 
 def _streams(ids: pl.Series) -> pl.Series:
@@ -414,7 +349,7 @@ def _streams(ids: pl.Series) -> pl.Series:
     dashed = _dashed(ids)
     if dashed is not None:
         return dashed
-    mapping = {u: _hex_uuid(u.lower()) for u in ids.unique().drop_nulls().to_list()
+    mapping = {u: hex_uuid(u.lower()) for u in ids.unique().drop_nulls().to_list()
                if _HEX32.fullmatch(u)}
     if not mapping:
         return ids
@@ -470,25 +405,36 @@ _PAGE_COLUMNS: dict[str, Kind] = {"originator_id": "text", "originator_version":
 _DECODE_ROWS = 1 << 18
 
 
-def _from_pages(path: Path, conn: sqlite3.Connection, table: str) -> pl.DataFrame | None:
-    """The raw columns read from the file's pages (see :mod:`estime.io._sqlite_pages`), or
-    None to read through SQLite. Only on an ``immutable`` connection: the file is complete."""
+def _from_pages(path: Path, conn: sqlite3.Connection,
+                table: str) -> tuple[pl.DataFrame, pl.Series | None] | None:
+    """(the raw columns, the streams when all ids are UUID hex) read from the file's pages
+    (see :mod:`estime.io._sqlite_pages`), or None to read through SQLite. Only on an
+    ``immutable`` connection: the file is complete."""
     if not getattr(conn, "immutable", False):
         return None
     got = read_columns(path, conn, table, _PAGE_COLUMNS)
     if got is None:
         return None
+    (id_at, id_size), (topic_at, topic_size) = got.columns[0], got.columns[2]
+    streams = None
+    if len(id_at) and (id_size == 32).all():  # the library's UUID.hex: no per-row texts
+        digits = fixed_width(got.buf, id_at, 32)
+        streams = _dashed_digits(digits)
+        if streams is not None:
+            oid = _fixed_texts("oid", digits)
     try:  # UTF-8 is checked here; SQLite words the error when it is not
-        oid = binary_views(got.buf, *got.columns[0]).cast(pl.String)
-        topic = binary_views(got.buf, *got.columns[2]).cast(pl.String)
+        if streams is None:
+            oid = binary_views(got.buf, id_at, id_size).cast(pl.String)
+            oid = pl.Series("oid", oid.to_arrow(compat_level=pl.CompatLevel.oldest()))
+        topic = binary_views(got.buf, topic_at, topic_size).cast(pl.String)
     except pl.exceptions.PolarsError:
         return None
-    # copies of the short texts: contiguous (fast to hash) and not keeping the file alive
-    oid = pl.Series("oid", oid.to_arrow(compat_level=pl.CompatLevel.oldest()), pl.String)
+    # a copy: contiguous (fast to hash) and not keeping the file's bytes alive
     topic = pl.Series("topic", topic.to_arrow(compat_level=pl.CompatLevel.oldest()), pl.String)
-    return pl.DataFrame({
+    raw = pl.DataFrame({
         "seq": got.rowid, "oid": oid, "version": got.columns[1], "topic": topic,
         "state": binary_views(got.buf, *got.columns[3])}, schema=_RAW_SCHEMA)
+    return raw, streams
 
 
 def _read_events(path: Path, conn: sqlite3.Connection, table: str,
@@ -499,11 +445,12 @@ def _read_events(path: Path, conn: sqlite3.Connection, table: str,
     On an immutable connection the table is read from the file's pages with numpy; otherwise
     rows are fetched in chunks, each decoded in a worker thread while the next is fetched.
     """
-    raw = _from_pages(path, conn, table)
+    pages = _from_pages(path, conn, table)
+    raw = None if pages is None else pages[0]
     parts: list[pl.DataFrame] = []
     ids = None
-    if raw is not None:
-        streams = _streams(raw["oid"])
+    if pages is not None:
+        raw, streams = pages[0], (_streams(pages[0]["oid"]) if pages[1] is None else pages[1])
         bar = progress(raw.height, f"reading {path.name}")
         # numpy and polars release the GIL: the event ids (SHA-1) and slices of states are
         # computed in parallel threads
@@ -602,7 +549,7 @@ def _snapshots_frame(path: Path, conn: sqlite3.Connection, table: str | None,
         if not isinstance(state, bytes):
             state = str(state).encode()
         try:
-            obj = _parse_state(state)
+            obj = parse_state(state)
             if not isinstance(obj, dict):
                 raise ValueError("a snapshot state is a JSON object")
         except (ValueError, UnicodeDecodeError) as exc:
@@ -615,8 +562,8 @@ def _snapshots_frame(path: Path, conn: sqlite3.Connection, table: str | None,
         out["stream"].append(str(oid))
         out["version"].append(version)
         out["type"].append(agg_topic.partition(":")[2] or agg_topic)
-        out["time"].append(_time_of(_unwrap(obj.get("timestamp"), decimals)))
-        out["state"].append(_json_text(_unwrap(agg_state, decimals)))
+        out["time"].append(time_of(unwrap(obj.get("timestamp"), decimals)))
+        out["state"].append(json_text(unwrap(agg_state, decimals)))
         out["schema_version"].append(cv if isinstance(cv, int) else 1)
         out["topic"].append(agg_topic)
         out["snapshot_topic"].append(topic)
