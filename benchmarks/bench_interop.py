@@ -205,24 +205,24 @@ def main(n: int = 1_000_000) -> None:
     assert count == count2 == len(log) == n, (count, count2, len(log), n)
     # Where estime's time goes
     source = f"{path} (table stored_events)"
-    t_pages, _ = _clock(lambda: read_sqlite(
-        path, "db", lambda conn: es_io._from_pages(path, conn, "stored_events")))
+    t_pages, _ = _clock(lambda: read_sqlite(path, "db", lambda conn: es_io.read_columns(
+        path, conn, "stored_events", es_io._PAGE_COLUMNS)))
     t_columns, frame = _clock(lambda: read_sqlite(
         path, "db", lambda conn: es_io._read_events(path, conn, "stored_events", "float")))
     t_log, _ = _clock(lambda: es_io._event_log(frame, "error", source))
-    pages = es_io._from_pages
-    es_io._from_pages = lambda *a: None
+    pages = es_io._read_pages
+    es_io._read_pages = lambda *a: None
     try:
         t_sql, sql_log = _clock(lambda: read_eventsourcing(path))
     finally:
-        es_io._from_pages = pages
+        es_io._read_pages = pages
     assert sql_log.frame.equals(log.frame)
     table(f"read {n:,} events", [
         ("read_eventsourcing", t_read, "select_notifications + mapper.to_domain_event",
          t_lib, ">= 5x"),
         ("read_eventsourcing", t_read, "select_notifications (raw rows, undecoded)", t_raw,
          "(for reference)"),
-        ("  of which: the table read from the file's pages", t_pages, "", None, "(breakdown)"),
+        ("  of which: the table's pages parsed", t_pages, "", None, "(breakdown)"),
         ("  of which: columns (pages, states decoded, event ids)", t_columns,
          "select_notifications + mapper.to_domain_event", t_lib, "(breakdown)"),
         ("  of which: the log's checks", t_log, "", None, "(breakdown)"),

@@ -335,17 +335,17 @@ def _bank_rows(n: int) -> list[tuple[Any, ...]]:
 def test_pages_and_sql_give_the_same_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = _db(tmp_path / "bank.db", _bank_rows(700))
     used: list[bool] = []
-    real = es_mod._from_pages
+    real = es_mod._read_pages
 
     def spy(*a: Any) -> Any:
         got = real(*a)
         used.append(got is not None)
         return got
 
-    monkeypatch.setattr(es_mod, "_from_pages", spy)
+    monkeypatch.setattr(es_mod, "_read_pages", spy)
     fast = read_eventsourcing(db)
     assert used == [True]
-    monkeypatch.setattr(es_mod, "_from_pages", lambda *a: None)
+    monkeypatch.setattr(es_mod, "_read_pages", lambda *a: None)
     slow = read_eventsourcing(db)
     assert fast.frame.equals(slow.frame)
     assert fast.frame["stream"][0].count("-") == 4

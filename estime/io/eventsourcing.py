@@ -69,7 +69,7 @@ from estime.io._es_states import (
     time_of,
     unwrap,
 )
-from estime.io._sqlite_pages import Kind, binary_views, fixed_width, read_columns
+from estime.io._sqlite_pages import Kind, Table, binary_views, fixed_width, read_columns
 from estime.log import EventLog
 
 __all__ = ["read_eventsourcing"]
@@ -257,7 +257,7 @@ def _undecodable(path: Path, table: str, where: str, state: bytes,
         "JSON Lines and use read_jsonl.")
 
 
-def _decode_states(path: Path, table: str, ids: pl.Series, versions: pl.Series,
+def _decode_states(path: Path, table: str, ids: pl.Series | _Labels, versions: pl.Series,
                    states: pl.Series, decimals: Decimals) -> pl.DataFrame:
     """data (JSON text), time, schema_version for a column of raw states (Binary): the
     library's exact forms column-wise (:mod:`estime.io._es_states`), other rows one by one."""
@@ -405,16 +405,24 @@ _PAGE_COLUMNS: dict[str, Kind] = {"originator_id": "text", "originator_version":
 _DECODE_ROWS = 1 << 18
 
 
-def _from_pages(path: Path, conn: sqlite3.Connection,
-                table: str) -> tuple[pl.DataFrame, pl.Series | None] | None:
-    """(the raw columns, the streams when all ids are UUID hex) read from the file's pages
-    (see :mod:`estime.io._sqlite_pages`), or None to read through SQLite. Only on an
-    ``immutable`` connection: the file is complete."""
-    if not getattr(conn, "immutable", False):
-        return None
-    got = read_columns(path, conn, table, _PAGE_COLUMNS)
-    if got is None:
-        return None
+class _Labels:
+    """The originator ids of a page-read table, decoded only for an error message."""
+
+    def __init__(self, buf: np.ndarray, start: np.ndarray, size: np.ndarray) -> None:
+        self.buf, self.start, self.size = buf, start, size
+
+    def __getitem__(self, i: int) -> str:
+        a = int(self.start[i])
+        return self.buf[a:a + int(self.size[i])].tobytes().decode("utf-8", "replace")
+
+    def slice(self, lo: int, n: int) -> _Labels:
+        return _Labels(self.buf, self.start[lo:lo + n], self.size[lo:lo + n])
+
+
+def _texts(got: Table) -> tuple[pl.Series, pl.Series | None, pl.Series] | None:
+    """(originator ids, streams when all ids are UUID hex, topics) of a page-read table as
+    contiguous texts (fast to hash, not keeping the file's bytes alive); None when a text
+    is not UTF-8 (SQLite then words the error)."""
     (id_at, id_size), (topic_at, topic_size) = got.columns[0], got.columns[2]
     streams = None
     if len(id_at) and (id_size == 32).all():  # the library's UUID.hex: no per-row texts
@@ -422,19 +430,62 @@ def _from_pages(path: Path, conn: sqlite3.Connection,
         streams = _dashed_digits(digits)
         if streams is not None:
             oid = _fixed_texts("oid", digits)
-    try:  # UTF-8 is checked here; SQLite words the error when it is not
+    oldest = pl.CompatLevel.oldest()
+    try:
         if streams is None:
             oid = binary_views(got.buf, id_at, id_size).cast(pl.String)
-            oid = pl.Series("oid", oid.to_arrow(compat_level=pl.CompatLevel.oldest()))
+            oid = pl.Series("oid", oid.to_arrow(compat_level=oldest), pl.String)
         topic = binary_views(got.buf, topic_at, topic_size).cast(pl.String)
     except pl.exceptions.PolarsError:
         return None
-    # a copy: contiguous (fast to hash) and not keeping the file's bytes alive
-    topic = pl.Series("topic", topic.to_arrow(compat_level=pl.CompatLevel.oldest()), pl.String)
-    raw = pl.DataFrame({
-        "seq": got.rowid, "oid": oid, "version": got.columns[1], "topic": topic,
-        "state": binary_views(got.buf, *got.columns[3])}, schema=_RAW_SCHEMA)
-    return raw, streams
+    return oid, streams, pl.Series("topic", topic.to_arrow(compat_level=oldest), pl.String)
+
+
+def _read_pages(path: Path, conn: sqlite3.Connection, table: str,
+                decimals: Decimals) -> pl.DataFrame | None:
+    """The canonical columns (and event ids) of a table read from the file's pages (see
+    :mod:`estime.io._sqlite_pages`), or None to read through SQLite. Only on an
+    ``immutable`` connection: the file is complete.
+
+    numpy and polars release the GIL: slices of states are decoded in worker threads while
+    this one prepares the ids and topics, then the event ids (SHA-1) are computed beside."""
+    if not getattr(conn, "immutable", False):
+        return None
+    got = read_columns(path, conn, table, _PAGE_COLUMNS)
+    if got is None:
+        return None
+    n = len(got.rowid)
+    states = binary_views(got.buf, *got.columns[3])
+    versions = pl.Series("version", got.columns[1], pl.Int64)
+    labels = _Labels(got.buf, *got.columns[0])
+    bar = progress(n, f"reading {path.name}")
+    with ThreadPoolExecutor(max_workers=1 + min(4, os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(_decode_states, path, table, labels.slice(lo, _DECODE_ROWS),
+                               versions.slice(lo, _DECODE_ROWS), states.slice(lo, _DECODE_ROWS),
+                               decimals) for lo in range(0, n, _DECODE_ROWS)]
+        try:
+            texts = _texts(got)
+            if texts is None:
+                return None
+            oid, streams, topic = texts
+            streams = _streams(oid) if streams is None else streams
+            assigned = pool.submit(_assigned_ids, streams, versions)
+            types, metas = _topics(topic)
+            parts = []
+            for future in futures:
+                parts.append(future.result())
+                bar.update(parts[-1].height)
+            ids = assigned.result()
+        finally:
+            bar.close()
+            for future in futures:
+                future.cancel()
+    decoded = pl.concat(parts) if parts else _decode_states(
+        path, table, labels, versions, states, decimals)
+    return pl.DataFrame({
+        "seq": got.rowid, "stream": streams, "version": versions, "type": types,
+        "time": decoded["time"], "data": decoded["data"], "meta": metas,
+        "schema_version": decoded["schema_version"], "event_id": ids})
 
 
 def _read_events(path: Path, conn: sqlite3.Connection, table: str,
@@ -445,38 +496,17 @@ def _read_events(path: Path, conn: sqlite3.Connection, table: str,
     On an immutable connection the table is read from the file's pages with numpy; otherwise
     rows are fetched in chunks, each decoded in a worker thread while the next is fetched.
     """
-    pages = _from_pages(path, conn, table)
-    raw = None if pages is None else pages[0]
-    parts: list[pl.DataFrame] = []
-    ids = None
-    if pages is not None:
-        raw, streams = pages[0], (_streams(pages[0]["oid"]) if pages[1] is None else pages[1])
-        bar = progress(raw.height, f"reading {path.name}")
-        # numpy and polars release the GIL: the event ids (SHA-1) and slices of states are
-        # computed in parallel threads
-        workers = 1 + min(4, os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            assigned = pool.submit(_assigned_ids, streams, raw["version"])
-            futures = [pool.submit(_decode_chunk, path, table, raw.slice(lo, _DECODE_ROWS),
-                                   decimals) for lo in range(0, raw.height, _DECODE_ROWS)]
-            try:
-                for future in futures:
-                    parts.append(future.result())
-                    bar.update(parts[-1].height)
-            finally:
-                bar.close()
-                for future in futures:
-                    future.cancel()
-            ids = assigned.result()
-    else:
-        parts = _fetch_and_decode(path, conn, table, decimals)
+    from_pages = _read_pages(path, conn, table, decimals)
+    if from_pages is not None:
+        return from_pages
+    parts = _fetch_and_decode(path, conn, table, decimals)
     if not parts:
         parts = [_decode_chunk(path, table, pl.DataFrame(schema=_RAW_SCHEMA), decimals)]
     frame = pl.concat(parts)
     types, metas = _topics(frame["topic"])
-    out = pl.DataFrame({
+    return pl.DataFrame({
         "seq": frame["seq"],
-        "stream": streams if raw is not None else _streams(frame["oid"]),
+        "stream": _streams(frame["oid"]),
         "version": frame["version"],
         "type": types,
         "time": frame["time"],
@@ -484,7 +514,6 @@ def _read_events(path: Path, conn: sqlite3.Connection, table: str,
         "meta": metas,
         "schema_version": frame["schema_version"],
     })
-    return out if ids is None else out.with_columns(ids.alias("event_id"))
 
 
 def _fetch_and_decode(path: Path, conn: sqlite3.Connection, table: str,
