@@ -567,7 +567,7 @@ def test_frame_dtypes(tmp_path: Path) -> None:
 
 def test_a_file_changed_while_read_is_read_again_with_locks(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import estime.io.eventsourcing as mod
+    import estime.io._sqlite as mod
 
     db = _plain_db(tmp_path)
     modes: list[bool] = []

@@ -1,5 +1,5 @@
 """The fast paths of read_eventsourcing: the table read from the file's pages with numpy
-(estime.io._sqlite_pages) and the states decoded column-wise (estime.io._es_states).
+(estime.io._sqlite) and the states decoded column-wise (estime.io._es_states).
 
 Each is checked against the general path it stands in for: SQLite itself, and the per-row
 decoder (estime.io.eventsourcing.decode_state)."""
@@ -23,7 +23,7 @@ import estime.io.eventsourcing as es_mod
 from estime._normalize import DuplicatesDropped
 from estime.errors import LogFormatError
 from estime.io._es_states import _PAD, _flat, _valid, decode
-from estime.io._sqlite_pages import Kind, binary_views, read_columns
+from estime.io._sqlite import Kind, binary_views, read_columns
 from estime.io.eventsourcing import read_eventsourcing
 
 SCHEMA = ("CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER, "

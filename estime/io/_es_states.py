@@ -34,7 +34,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from estime.io._sqlite_pages import binary_views
+from estime.io._sqlite import binary_views
 
 __all__ = ["Decoded", "decode", "decode_state", "hex_uuid", "json_text", "parse_state",
            "time_of", "unwrap"]

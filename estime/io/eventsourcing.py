@@ -35,7 +35,7 @@ compressor (``COMPRESSOR_TOPIC``) or a cipher (``CIPHER_TOPIC``) cannot be read 
 application's own code and key: they are refused with an error saying so.
 
 Speed: with no write-ahead log pending, the table is read straight from the file's pages with
-numpy (:mod:`estime.io._sqlite_pages`; SQLite checks the result) and the states in the
+numpy (:mod:`estime.io._sqlite`; SQLite checks the result) and the states in the
 library's exact forms are decoded column-wise (:mod:`estime.io._es_states`); anything else
 goes through SQLite and the per-row decoder, with the same results.
 """
@@ -46,11 +46,10 @@ import os
 import re
 import sqlite3
 import zlib
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import orjson
@@ -69,123 +68,26 @@ from estime.io._es_states import (
     time_of,
     unwrap,
 )
-from estime.io._sqlite_pages import Kind, Table, binary_views, fixed_width, read_columns
+from estime.io._sqlite import (
+    Kind,
+    Table,
+    binary_views,
+    fixed_width,
+    read_columns,
+    read_sqlite,
+    sqlite_error,
+    table_columns,
+)
 from estime.log import EventLog
 
 __all__ = ["read_eventsourcing"]
+# read_sqlite, sqlite_error and table_columns are also used by estime.io.langgraph
 
 Decimals = Literal["float", "str"]
-T = TypeVar("T")
 
 _COLUMNS = ("originator_id", "originator_version", "topic", "state")
 _UTC = pl.Datetime("us", "UTC")
 _CHUNK = 65_536
-
-# ---------------------------------------------------------------- the read-only connection
-
-
-def _is_pending(path: Path, suffix: str) -> bool:
-    side = path.with_name(path.name + suffix)
-    try:
-        return side.stat().st_size > 0
-    except OSError:
-        return False
-
-
-def _stamp(path: Path) -> tuple[int, int, bool]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns, _is_pending(path, "-wal")
-
-
-def _check_sqlite_file(path: Path, what: str) -> None:
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file (expected {what})")
-    if path.is_dir():
-        raise LogFormatError(f"{path} is a directory, not {what}")
-    with path.open("rb") as f:
-        head = f.read(16)
-    if not head:
-        raise LogFormatError(f"{path} is an empty file, not {what}")
-    if head != b"SQLite format 3\x00":
-        raise LogFormatError(
-            f"{path} is not an SQLite database (it starts with {head[:16]!r}); expected {what}. "
-            "Check the path (SQLITE_DBNAME of the application)."
-        )
-
-
-class _Connection(sqlite3.Connection):
-    """A read-only connection that remembers whether it was opened ``immutable``."""
-
-    immutable = False
-
-
-def _connect(path: Path, immutable: bool) -> sqlite3.Connection:
-    uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
-    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_Connection)
-    conn.immutable = immutable
-    conn.execute("PRAGMA query_only=ON")
-    return conn
-
-
-def sqlite_error(path: Path, exc: sqlite3.Error, table: str | None = None) -> LogFormatError:
-    """A :class:`LogFormatError` for an SQLite failure while reading ``path``."""
-    where = f"{path}" + (f", table {table!r}" if table else "")
-    text = str(exc)
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return LogFormatError(
-            f"{where}: the database is damaged or truncated ({text}). Check it with "
-            f"`sqlite3 {path.name} 'PRAGMA integrity_check'` or restore it from a backup; "
-            "estime never repairs a file."
-        )
-    if "unable to open" in text or "readonly" in text:
-        return LogFormatError(
-            f"{where}: cannot open the database read-only ({text}). If a write-ahead log "
-            f"({path.name}-wal) is pending in a read-only directory, let the application "
-            "checkpoint it (close it cleanly) or copy the files to a writable place."
-        )
-    return LogFormatError(f"{where}: SQLite error: {text}")
-
-
-def read_sqlite(path: str | os.PathLike[str], what: str,
-                fn: Callable[[sqlite3.Connection], T]) -> T:
-    """Run ``fn`` on a read-only connection to ``path`` and return its result.
-
-    The file is opened with ``mode=ro``, plus ``immutable=1`` (no locks, no ``-wal``/``-shm``
-    files created) when no write-ahead log or rollback journal is pending. If the file changes
-    while it is read that way, the read is done again without ``immutable``. The database is
-    never written.
-    """
-    p = Path(path)
-    _check_sqlite_file(p, what)
-    pending = _is_pending(p, "-wal") or _is_pending(p, "-journal")
-    before = _stamp(p)
-    try:
-        conn = _connect(p, immutable=not pending)
-        try:
-            result = fn(conn)
-        finally:
-            conn.close()
-        if pending or _stamp(p) == before:
-            return result
-        conn = _connect(p, immutable=False)  # written meanwhile: read again, with locks
-        try:
-            return fn(conn)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise sqlite_error(p, exc) from None
-
-
-def table_columns(conn: sqlite3.Connection) -> dict[str, tuple[list[str], str]]:
-    """``{table: (column names, CREATE statement)}`` of the database's tables."""
-    out: dict[str, tuple[list[str], str]] = {}
-    for name, sql in conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall():
-        quoted = '"' + name.replace('"', '""') + '"'
-        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({quoted})").fetchall()]
-        out[name] = (cols, sql or "")
-    return out
-
 
 # ---------------------------------------------------------------- tables
 
@@ -444,7 +346,7 @@ def _texts(got: Table) -> tuple[pl.Series, pl.Series | None, pl.Series] | None:
 def _read_pages(path: Path, conn: sqlite3.Connection, table: str,
                 decimals: Decimals) -> pl.DataFrame | None:
     """The canonical columns (and event ids) of a table read from the file's pages (see
-    :mod:`estime.io._sqlite_pages`), or None to read through SQLite. Only on an
+    :mod:`estime.io._sqlite`), or None to read through SQLite. Only on an
     ``immutable`` connection: the file is complete.
 
     numpy and polars release the GIL: slices of states are decoded in worker threads while
@@ -459,7 +361,7 @@ def _read_pages(path: Path, conn: sqlite3.Connection, table: str,
     versions = pl.Series("version", got.columns[1], pl.Int64)
     labels = _Labels(got.buf, *got.columns[0])
     bar = progress(n, f"reading {path.name}")
-    with ThreadPoolExecutor(max_workers=1 + min(4, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 1))) as pool:
         futures = [pool.submit(_decode_states, path, table, labels.slice(lo, _DECODE_ROWS),
                                versions.slice(lo, _DECODE_ROWS), states.slice(lo, _DECODE_ROWS),
                                decimals) for lo in range(0, n, _DECODE_ROWS)]

@@ -1,4 +1,9 @@
-"""Read the columns of an SQLite rowid table straight from the file's pages, with numpy.
+"""Read SQLite files: read-only connections, and a rowid table straight from its pages.
+
+:func:`read_sqlite` runs a function on a read-only connection (``immutable`` when no
+write-ahead log or journal is pending) and turns SQLite's failures into clear errors.
+
+:func:`read_columns` reads the columns of a rowid table from the file's pages, with numpy.
 
 Fetching a million rows through ``sqlite3`` builds a million Python tuples; reading the table's
 B-tree leaf pages with numpy does the same work column-wise in a fraction of the time. This is
@@ -19,25 +24,140 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["PAD", "Column", "Table", "binary_views", "fixed_width", "read_columns"]
+from estime.errors import LogFormatError
+
+__all__ = ["PAD", "Column", "Table", "binary_views", "fixed_width", "read_columns",
+           "read_sqlite", "sqlite_error", "table_columns"]
 
 Kind = Literal["int", "text", "blob"]
 #: An integer column as an int64 array; a text or blob column as (start, size): the positions
 #: of its values in :attr:`Table.buf`.
 Column = np.ndarray | tuple[np.ndarray, np.ndarray]
 
+T = TypeVar("T")
 _LEAF, _INTERIOR = 0x0D, 0x05
 #: Zero bytes after the file's content in :attr:`Table.buf`.
 PAD = 128
 _SAMPLE = 48
 _MAX_DEPTH = 40
+
+
+# ---------------------------------------------------------------- the read-only connection
+
+
+def _is_pending(path: Path, suffix: str) -> bool:
+    side = path.with_name(path.name + suffix)
+    try:
+        return side.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _stamp(path: Path) -> tuple[int, int, bool]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, _is_pending(path, "-wal")
+
+
+def _check_sqlite_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file (expected {what})")
+    if path.is_dir():
+        raise LogFormatError(f"{path} is a directory, not {what}")
+    with path.open("rb") as f:
+        head = f.read(16)
+    if not head:
+        raise LogFormatError(f"{path} is an empty file, not {what}")
+    if head != b"SQLite format 3\x00":
+        raise LogFormatError(
+            f"{path} is not an SQLite database (it starts with {head[:16]!r}); expected {what}. "
+            "Check the path (SQLITE_DBNAME of the application)."
+        )
+
+
+class _Connection(sqlite3.Connection):
+    """A read-only connection that remembers whether it was opened ``immutable``."""
+
+    immutable = False
+
+
+def _connect(path: Path, immutable: bool) -> sqlite3.Connection:
+    uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_Connection)
+    conn.immutable = immutable
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def sqlite_error(path: Path, exc: sqlite3.Error, table: str | None = None) -> LogFormatError:
+    """A :class:`LogFormatError` for an SQLite failure while reading ``path``."""
+    where = f"{path}" + (f", table {table!r}" if table else "")
+    text = str(exc)
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return LogFormatError(
+            f"{where}: the database is damaged or truncated ({text}). Check it with "
+            f"`sqlite3 {path.name} 'PRAGMA integrity_check'` or restore it from a backup; "
+            "estime never repairs a file."
+        )
+    if "unable to open" in text or "readonly" in text:
+        return LogFormatError(
+            f"{where}: cannot open the database read-only ({text}). If a write-ahead log "
+            f"({path.name}-wal) is pending in a read-only directory, let the application "
+            "checkpoint it (close it cleanly) or copy the files to a writable place."
+        )
+    return LogFormatError(f"{where}: SQLite error: {text}")
+
+
+def read_sqlite(path: str | os.PathLike[str], what: str,
+                fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` on a read-only connection to ``path`` and return its result.
+
+    The file is opened with ``mode=ro``, plus ``immutable=1`` (no locks, no ``-wal``/``-shm``
+    files created) when no write-ahead log or rollback journal is pending. If the file changes
+    while it is read that way, the read is done again without ``immutable``. The database is
+    never written.
+    """
+    p = Path(path)
+    _check_sqlite_file(p, what)
+    pending = _is_pending(p, "-wal") or _is_pending(p, "-journal")
+    before = _stamp(p)
+    try:
+        conn = _connect(p, immutable=not pending)
+        try:
+            result = fn(conn)
+        finally:
+            conn.close()
+        if pending or _stamp(p) == before:
+            return result
+        conn = _connect(p, immutable=False)  # written meanwhile: read again, with locks
+        try:
+            return fn(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise sqlite_error(p, exc) from None
+
+
+def table_columns(conn: sqlite3.Connection) -> dict[str, tuple[list[str], str]]:
+    """``{table: (column names, CREATE statement)}`` of the database's tables."""
+    out: dict[str, tuple[list[str], str]] = {}
+    for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall():
+        quoted = '"' + name.replace('"', '""') + '"'
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({quoted})").fetchall()]
+        out[name] = (cols, sql or "")
+    return out
+
+
+
+# ---------------------------------------------------------------- the pages
 
 
 class _Unsupported(Exception):
