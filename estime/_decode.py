@@ -19,6 +19,7 @@ turn it off) or call :func:`set_cache_limit`. Memory is given back when the log 
 
 from __future__ import annotations
 
+import gc
 import os
 import weakref
 from itertools import repeat
@@ -139,6 +140,7 @@ def _default_limit() -> int:
 
 _limit = _default_limit()
 _used = 0
+_unsettled = 0  # events kept since the last full collection (see settle)
 
 
 def set_cache_limit(nbytes: int) -> int:
@@ -161,8 +163,22 @@ def _release(nbytes: int) -> None:
     _used -= nbytes
 
 
+def settle() -> None:
+    """Run the full collection that newly kept events will cause anyway, now.
+
+    Python's cyclic GC runs a full collection soon after many new objects survive; with a
+    million events just kept that takes ~0.3 s. Called at the end of a replay, it happens
+    while the user waits for the replay anyway, not later in the middle of a slider drag;
+    afterwards the kept events count as long-lived and full collections are rare again.
+    """
+    global _unsettled
+    if _unsettled >= 100_000:
+        _unsettled = 0
+        gc.collect()
+
+
 def _keep(owner: Any, cols: _Columns, k: int, part: pl.DataFrame, d: list[Event]) -> None:
-    global _used
+    global _used, _unsettled
     texts = part["data"]
     flat = not texts.str.slice(1).str.contains(r"[\[{]").any()
     # estimated bytes, generously (measured: ~530 B/event for bank, ~580 for orders)
@@ -171,6 +187,7 @@ def _keep(owner: Any, cols: _Columns, k: int, part: pl.DataFrame, d: list[Event]
         cols.chunks[k] = d
         cols.used += size
         _used += size
+        _unsettled += len(d)
         weakref.finalize(owner, _release, size)
     else:
         cols.chunks[k] = None

@@ -33,16 +33,16 @@ stay within about a fifth of the fold while ``state_at`` folds a few thousand ev
 (for a state of 10k accounts, about 600 KB, one checkpoint every ~12k events). A point is
 never more than one interval from a checkpoint.
 
-JSON-like states are kept as compact JSON bytes (orjson; restored in a few ms); states with
-sets, datetimes, dataclasses and the like as deep copies. The first four checkpoints, every
-32nd and the last are verified to read back equal; if one does not (a tuple, a UUID), the
-replay starts again with deep copies.
+States made of builtin values (dicts, lists, tuples, sets, strings, numbers, None) are kept
+as :mod:`marshal` bytes, which read back exactly (shared references included) in a few ms;
+states holding anything else (datetimes, dataclasses, enums, ...) as deep copies.
 """
 
 from __future__ import annotations
 
 import bisect as _bisect
 import copy
+import marshal
 import math
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import polars as pl
 
+from estime import _decode
 from estime._json import gc_paused
 from estime._progress import progress
 from estime.errors import EstimeError, LogFormatError, ProjectionError
@@ -144,39 +145,22 @@ class Projection:
 # ---------------------------------------------------------------------------- checkpoints
 
 
-_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | \
-    orjson.OPT_PASSTHROUGH_SUBCLASS
-
-
-def _refuse(value: Any) -> Any:
-    raise TypeError(type(value).__name__)
-
-
 class _Checkpoint:
-    """A copy of the state after ``index`` rows: compact JSON bytes, or a deep copy."""
+    """A copy of the state after ``index`` rows: :mod:`marshal` bytes, or a deep copy."""
 
     __slots__ = ("blob", "index", "obj")
 
-    def __init__(self, index: int, state: Any, verify: bool) -> None:
+    def __init__(self, index: int, state: Any) -> None:
         self.index = index
         self.blob: bytes | None = None
         self.obj: Any = None
         try:
-            # datetimes, dataclasses and subclasses (enums, ...) raise: they would not
-            # come back as themselves. Every blob orjson writes, orjson reads back exactly.
-            blob = orjson.dumps(state, default=_refuse, option=_OPTS)
-        except (TypeError, orjson.JSONEncodeError):
+            # marshal writes the builtin types exactly (dicts, lists, tuples, sets, str, int of
+            # any size, float incl. NaN, bool, None, bytes; shared references kept) and
+            # refuses anything else (subclasses such as enums, datetimes, UUIDs, instances).
+            self.blob = marshal.dumps(state)
+        except (ValueError, RecursionError):
             self.obj = copy.deepcopy(state)
-            return
-        self.blob = blob
-        if verify:
-            self.verify(state)
-
-    def verify(self, state: Any) -> None:
-        """Raise :class:`_NotJSONLike` unless the blob reads back equal to ``state``."""
-        if self.blob is not None and orjson.loads(self.blob) != state:
-            # tuples, UUIDs, ... are written silently but read back as something else
-            raise _NotJSONLike
 
     @property
     def size(self) -> int:
@@ -186,12 +170,8 @@ class _Checkpoint:
 
     def restore(self) -> Any:
         if self.blob is not None:
-            return orjson.loads(self.blob)
+            return marshal.loads(self.blob)  # noqa: S302 (bytes this process wrote)
         return copy.deepcopy(self.obj)
-
-
-class _NotJSONLike(Exception):
-    """A state that JSON does not round-trip exactly: checkpoint it as deep copies."""
 
 
 def _approx_size(value: Any) -> int:
@@ -250,14 +230,7 @@ class Replay:
         self._where: tuple[Any, Event | None] = (None, None)
         self._cps: list[_Checkpoint] = []
         self._cp_index: list[int] = []
-        self._deep: bool = base._deep if base is not None else False
-        try:
-            self._build(base, shared)
-        except _NotJSONLike:
-            # A sampled checkpoint did not survive JSON: earlier ones may not have either.
-            # Start again keeping deep copies (slower, always exact).
-            self._cps, self._cp_index, self._deep = [], [], True
-            self._build(None, 0)
+        self._build(base, shared)
 
     # -------------------------------------------------------------- building
 
@@ -290,13 +263,7 @@ class Replay:
         return max(256, by_memory, by_time)
 
     def _add_checkpoint(self, index: int, state: Any) -> _Checkpoint:
-        k = len(self._cps)
-        verify = not self._deep and (k < 4 or k % 32 == 0)
-        if self._deep:
-            cp = _Checkpoint.__new__(_Checkpoint)
-            cp.index, cp.blob, cp.obj = index, None, copy.deepcopy(state)
-        else:
-            cp = _Checkpoint(index, state, verify)
+        cp = _Checkpoint(index, state)
         self._cps.append(cp)
         self._cp_index.append(index)
         return cp
@@ -320,6 +287,7 @@ class Replay:
             self._add_checkpoint(0, state)
         self._fold_building(state, start)
         self.checkpoint_every = self._interval(self._cps[-1].size)
+        _decode.settle()
 
     def _fold_building(self, state: Any, start: int) -> None:
         """The one full fold: decode in large chunks, checkpoint at interval boundaries.
@@ -352,7 +320,6 @@ class Replay:
                     bar.update(m)
             if self._cp_index[-1] != n:
                 self._add_checkpoint(n, state)
-            self._cps[-1].verify(state)  # the final state is always checked
 
     # -------------------------------------------------------------- folding
 
