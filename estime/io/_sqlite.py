@@ -242,6 +242,9 @@ class _File:
         if self.usable < 480:
             raise _Unsupported("reserved space")
         self.pages = size // self.page_size
+        in_header = int.from_bytes(head[28:32], "big")
+        if in_header and head[24:28] == head[92:96]:  # SQLite trusts this count then
+            self.pages = min(self.pages, in_header)
 
     def bases(self, pages: np.ndarray) -> np.ndarray:
         _check((pages >= 2) & (pages <= self.pages), "page number out of range")

@@ -350,7 +350,7 @@ def _read_pages(path: Path, conn: sqlite3.Connection, table: str,
     ``immutable`` connection: the file is complete.
 
     numpy and polars release the GIL: slices of states are decoded in worker threads while
-    this one prepares the ids and topics, then the event ids (SHA-1) are computed beside."""
+    this one prepares the streams and topics and computes the event ids (SHA-1)."""
     if not getattr(conn, "immutable", False):
         return None
     got = read_columns(path, conn, table, _PAGE_COLUMNS)
@@ -371,13 +371,12 @@ def _read_pages(path: Path, conn: sqlite3.Connection, table: str,
                 return None
             oid, streams, topic = texts
             streams = _streams(oid) if streams is None else streams
-            assigned = pool.submit(_assigned_ids, streams, versions)
             types, metas = _topics(topic)
+            ids = _assigned_ids(streams, versions)
             parts = []
             for future in futures:
                 parts.append(future.result())
                 bar.update(parts[-1].height)
-            ids = assigned.result()
         finally:
             bar.close()
             for future in futures:
