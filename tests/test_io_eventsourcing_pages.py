@@ -351,6 +351,17 @@ def test_pages_and_sql_give_the_same_log(tmp_path: Path, monkeypatch: pytest.Mon
     assert fast.frame["stream"][0].count("-") == 4
 
 
+def test_text_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    db = _db(tmp_path / "bad.db", [("a", 1, "m:T", (TS + "}").encode())])
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO stored_events VALUES ('b', 1, CAST(x'6dff' AS TEXT), ?)",
+                 ((TS + "}").encode(),))
+    conn.commit()
+    conn.close()
+    with pytest.raises(LogFormatError, match=r"bad\.db.*UTF-8"):
+        read_eventsourcing(db)
+
+
 def test_duplicate_versions_are_still_refused(tmp_path: Path) -> None:
     ts = (TS + "}").encode()
     db = _db(tmp_path / "dup.db", [("A" * 32, 1, "m:T", ts), ("a" * 32, 1, "m:T", ts)])

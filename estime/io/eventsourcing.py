@@ -426,6 +426,7 @@ def _fetch_and_decode(path: Path, conn: sqlite3.Connection, table: str,
            f"FROM {_quote(table)} ORDER BY rowid")
     futures: list[Future[pl.DataFrame]] = []
     bar = progress(total, f"reading {path.name}")
+    last = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
             cur = conn.execute(sql)
@@ -433,8 +434,15 @@ def _fetch_and_decode(path: Path, conn: sqlite3.Connection, table: str,
                 futures.append(pool.submit(_decode_chunk, path, table,
                                            _raw_frame(path, table, rows), decimals))
                 bar.update(len(rows))
+                last = rows[-1][0]
         except sqlite3.Error as exc:
             raise sqlite_error(path, exc, table) from None
+        except UnicodeDecodeError as exc:  # a TEXT value that is not UTF-8
+            after = "" if last is None else f" after rowid {last}"
+            raise LogFormatError(
+                f"{path}, table {table!r}: an originator_id or topic{after} is not UTF-8 "
+                f"text ({exc}); the database was not written by the eventsourcing library "
+                "or is damaged") from None
         finally:
             bar.close()
         return [f.result() for f in futures]
