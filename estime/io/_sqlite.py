@@ -218,12 +218,22 @@ def _signed(buf: np.ndarray, pos: np.ndarray, serial: np.ndarray) -> np.ndarray:
     return out
 
 
+def _memory() -> int:
+    """The machine's physical memory in bytes (unknown: as if plenty)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
 class _File:
     """The database file read into memory, with its header fields."""
 
     def __init__(self, path: Path) -> None:
         with path.open("rb") as f:
             size = os.fstat(f.fileno()).st_size
+            if size > _memory() // 3:
+                raise _Unsupported("a file this large is read through SQLite")
             self.buf = np.empty(size + PAD, np.uint8)
             self.buf[size:] = 0
             got = f.readinto(self.buf[:size].data)
