@@ -288,7 +288,8 @@ def _raw_frame(path: Path, table: str, rows: list[tuple[Any, ...]]) -> pl.DataFr
 
 
 def _decode_chunk(path: Path, table: str, raw: pl.DataFrame, decimals: Decimals) -> pl.DataFrame:
-    """Check one chunk for NULLs and decode its states (runs beside the next fetch)."""
+    """Check one chunk for NULLs, decode its states, assign its event ids (runs beside the
+    next fetch)."""
     nulls = raw.select(pl.col("oid", "version", "topic", "state").is_null().any())
     for col in nulls.columns:
         if nulls[col][0]:
@@ -298,8 +299,10 @@ def _decode_chunk(path: Path, table: str, raw: pl.DataFrame, decimals: Decimals)
                 f"{path}, table {table!r}, rowid {raw['seq'][i]}: {name} is NULL; every "
                 "stored event needs originator_id, originator_version, topic and state")
     decoded = _decode_states(path, table, raw["oid"], raw["version"], raw["state"], decimals)
-    return pl.concat([raw.select("seq", "oid", "version", "topic"), decoded],
-                     how="horizontal")
+    streams = _streams(raw["oid"]).alias("stream")
+    ids = _assigned_ids(streams, raw["version"]).alias("event_id")
+    return pl.concat([raw.select("seq", "version", "topic"), decoded,
+                      pl.DataFrame([streams, ids])], how="horizontal")
 
 
 _PAGE_COLUMNS: dict[str, Kind] = {"originator_id": "text", "originator_version": "int",
@@ -391,11 +394,11 @@ def _read_pages(path: Path, conn: sqlite3.Connection, table: str,
 
 def _read_events(path: Path, conn: sqlite3.Connection, table: str,
                  decimals: Decimals) -> pl.DataFrame:
-    """The events table as canonical columns (seq, stream, ..., schema_version; and
-    event_id when the table was read from its pages).
+    """The events table as canonical columns (seq, stream, ..., event_id, schema_version).
 
     On an immutable connection the table is read from the file's pages with numpy; otherwise
-    rows are fetched in chunks, each decoded in a worker thread while the next is fetched.
+    rows are fetched in chunks, each decoded (and given its event ids) in a worker thread
+    while the next is fetched.
     """
     from_pages = _read_pages(path, conn, table, decimals)
     if from_pages is not None:
@@ -407,13 +410,14 @@ def _read_events(path: Path, conn: sqlite3.Connection, table: str,
     types, metas = _topics(frame["topic"])
     return pl.DataFrame({
         "seq": frame["seq"],
-        "stream": _streams(frame["oid"]),
+        "stream": frame["stream"],
         "version": frame["version"],
         "type": types,
         "time": frame["time"],
         "data": frame["data"],
         "meta": metas,
         "schema_version": frame["schema_version"],
+        "event_id": frame["event_id"],
     })
 
 
