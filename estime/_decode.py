@@ -42,33 +42,33 @@ __all__ = ["CHUNK", "cache_info", "iter_chunks", "set_cache_limit"]
 #: Rows per decoded chunk (chunks are aligned to multiples of it).
 CHUNK = 65_536
 
-#: Slices at least this long use the log's cached per-column helpers (string codes, rows
-#: with big integers); shorter ones (one event, a short fold) compute them directly.
+#: Reads at least this long use (and fill) the log's store of decoded chunks; shorter ones
+#: (one event, a short fold) decode just what they need.
 _CACHED_FROM = 4096
 
 
 class _Columns:
-    """Per-log helpers for decoding, computed once: a replay decodes every row again.
+    """What a log keeps to decode faster next time: decoded chunks, rows with big integers.
 
-    ``stream`` and ``type`` repeat a few values many times: they are kept as integer codes
-    into one list of strings, so decoding a chunk shares the string objects instead of
-    creating one per row. ``big`` holds the rows whose JSON may hold an integer beyond 64
-    bits (orjson would read those as floats), which are decoded exactly.
+    ``big[k]``: the rows of aligned chunk ``k`` whose JSON may hold an integer beyond 64 bits
+    (orjson would read those as floats), which are decoded exactly.
     """
 
-    __slots__ = ("big", "chunks", "codes", "used")
+    __slots__ = ("big", "chunks", "used")
 
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.codes = {name: _codes(frame[name]) for name in ("stream", "type")}
-        self.big = _big_rows(frame["data"])
+    def __init__(self) -> None:
         self.chunks: dict[int, list[Event] | None] = {}  # None: seen, not kept
+        self.big: dict[int, np.ndarray] = {}
         self.used = 0
 
 
-def _codes(col: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+def _codes(col: pl.Series) -> list[str]:
+    """The column as strings, one object per distinct value (kept events share them)."""
     labels = col.unique(maintain_order=True)
+    if len(labels) * 4 > len(col):
+        return col.to_list()
     codes = col.cast(pl.Enum(labels)).to_physical().to_numpy()
-    return np.array(labels.to_list(), dtype=object), codes
+    return np.array(labels.to_list(), dtype=object)[codes].tolist()
 
 
 def _big_rows(texts: pl.Series) -> np.ndarray:
@@ -78,33 +78,22 @@ def _big_rows(texts: pl.Series) -> np.ndarray:
     return texts.str.contains(r"\d{19}").arg_true().to_numpy().astype(np.int64)
 
 
-def _strings(part: pl.DataFrame, name: str, cols: _Columns | None, lo: int) -> list[str]:
-    if cols is None:
-        return part[name].to_list()
-    labels, codes = cols.codes[name]
-    return labels[codes[lo:lo + part.height]].tolist()
-
-
-def decode(part: pl.DataFrame, cols: _Columns | None = None, lo: int = 0) -> list[Event]:
-    """The events of a canonical frame slice that starts at row ``lo`` of its log."""
+def decode(part: pl.DataFrame, big: np.ndarray | None = None) -> list[Event]:
+    """The events of a canonical frame slice (``big``: its rows with big integers)."""
     with gc_paused():
-        return _decode(part, cols, lo)
+        return _decode(part, _big_rows(part["data"]) if big is None else big)
 
 
-def _decode(part: pl.DataFrame, cols: _Columns | None, lo: int) -> list[Event]:
+def _decode(part: pl.DataFrame, big: np.ndarray) -> list[Event]:
     texts = part["data"]
     n = part.height
     # One parse of the whole chunk as a JSON array: a third cheaper than a call per row.
     datas = orjson.loads("[" + texts.str.join(",").item() + "]") if n else []
-    if cols is None:
-        big = _big_rows(texts)
-    else:
-        big = cols.big[np.searchsorted(cols.big, lo):np.searchsorted(cols.big, lo + n)] - lo
     for i in big.tolist():
         datas[i] = json_loads(texts[i])
     columns = (
-        part["seq"].to_numpy().tolist(), _strings(part, "stream", cols, lo),
-        part["version"].to_numpy().tolist(), _strings(part, "type", cols, lo),
+        part["seq"].to_numpy().tolist(), _codes(part["stream"]),
+        part["version"].to_numpy().tolist(), _codes(part["type"]),
         part["time"].dt.epoch("us").to_list(),  # Event.time converts on access
         map(MappingProxyType if texts.str.starts_with("{").all() else freeze, datas),
         repeat(_Rows(part.select("meta", "event_id")), n),  # Event.meta and .event_id
@@ -211,10 +200,14 @@ def iter_chunks(owner: Any, frame: pl.DataFrame, cols: _Columns | None, start: i
         kept = cols.chunks.get(k)
         if kept is not None:
             yield kept if (a, b) == (lo, hi) else kept[a - lo:b - lo]
-        elif (a, b) == (lo, hi) and k not in cols.chunks:
+        elif (a, b) == (lo, hi):
             part = frame.slice(lo, hi - lo)
-            events = decode(part, cols, lo)
-            _keep(owner, cols, k, part, events)
+            big = cols.big.get(k)
+            if big is None:
+                big = cols.big[k] = _big_rows(part["data"])
+            events = decode(part, big)
+            if k not in cols.chunks:
+                _keep(owner, cols, k, part, events)
             yield events
         else:
-            yield decode(frame.slice(a, b - a), cols, a)
+            yield decode(frame.slice(a, b - a))

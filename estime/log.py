@@ -159,7 +159,7 @@ class EventLog:
 
     @cached_property
     def _columns(self) -> _decode._Columns:
-        return _decode._Columns(self._frame)
+        return _decode._Columns()
 
     @cached_property
     def _seqs(self) -> np.ndarray:

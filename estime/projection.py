@@ -27,11 +27,11 @@ checkpoint of ``s`` bytes the next one comes
 
 events later, where ``n`` is the log's length and ``budget`` is ``checkpoint_memory``
 (default 128 MiB). The second term bounds memory: all checkpoints together stay within about
-``budget``. The third bounds time: writing a checkpoint costs about 3-6 ns per byte (the
-state is scattered in memory after a long fold) and folding an event 1-2 µs, so checkpoints
-stay within about a fifth of the fold while ``state_at`` folds a few thousand events at most
-(for a state of 10k accounts, about 600 KB, one checkpoint every ~12k events). A point is
-never more than one interval from a checkpoint.
+``budget``. The third balances time: writing a checkpoint costs about 6 ns per byte (the
+state is scattered in memory after a long fold) and folding an event about 1 µs, so
+checkpoints cost about a third of a fold over decoded events while ``state_at`` restores one
+and folds at most ``s // 48`` events (for a state of 10k accounts, about 470 KB, one
+checkpoint every ~10k events). A point is never more than one interval from a checkpoint.
 
 States made of builtin values (dicts, lists, tuples, sets, strings, numbers, None) are kept
 as :mod:`marshal` bytes, which read back exactly (shared references included) in a few ms;
