@@ -186,8 +186,8 @@ def iter_chunks(owner: Any, frame: pl.DataFrame, cols: _Columns | None, start: i
                 stop: int) -> Iterator[list[Event]]:
     """Events of rows ``[start, stop)`` of ``frame``, in lists of at most :data:`CHUNK`.
 
-    ``cols`` (the log's :class:`_Columns`, None for short reads) enables the cache: whole
-    aligned chunks are decoded once and kept while the budget allows.
+    ``cols`` (the log's :class:`_Columns`, or None) enables the cache: chunks already kept
+    are sliced, whole aligned chunks are decoded once and kept while the budget allows.
     """
     if cols is None:
         for lo in range(start, stop, CHUNK):

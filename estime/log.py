@@ -177,7 +177,9 @@ class EventLog:
     def iter_chunks(self, start: int = 0, stop: int | None = None) -> Iterator[list[Event]]:
         """The events of rows ``[start, stop)`` as lists of up to 65,536 (for hot loops)."""
         stop = self._frame.height if stop is None else min(stop, self._frame.height)
-        cols = self._columns if stop - start >= _decode._CACHED_FROM else None
+        # short reads use chunks already kept, but do not start a store of their own
+        long = stop - start >= _decode._CACHED_FROM
+        cols = self._columns if long else self.__dict__.get("_columns")
         return _decode.iter_chunks(self, self._frame, cols, start, stop)
 
     def events(self, start: int = 0, stop: int | None = None) -> list[Event]:

@@ -88,3 +88,16 @@ def test_cache_size_setting(text, size):
 def test_bad_cache_size_setting_is_explained():
     with pytest.raises(ValueError, match=r"ESTIME_DECODED_CACHE.*512M"):
         _decode._parse_size("lots")
+
+
+def test_short_reads_use_kept_chunks(budget):
+    log = _log(_decode.CHUNK + 10)
+    assert "_columns" not in log.__dict__
+    one = log.event(5)  # a short read does not start a store
+    assert "_columns" not in log.__dict__
+    es.replay(log, _sums())
+    kept = log._columns.chunks[0]
+    assert kept is not None
+    assert list(log.iter_events(3, 10)) == kept[3:10]
+    assert all(a is b for a, b in zip(log.iter_events(3, 10), kept[3:10]))
+    assert log.event(5) == one
