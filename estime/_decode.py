@@ -54,12 +54,11 @@ class _Columns:
     (orjson would read those as floats), which are decoded exactly.
     """
 
-    __slots__ = ("big", "chunks", "used")
+    __slots__ = ("big", "chunks")
 
     def __init__(self) -> None:
         self.chunks: dict[int, list[Event] | None] = {}  # None: seen, not kept
         self.big: dict[int, np.ndarray] = {}
-        self.used = 0
 
 
 def _codes(col: pl.Series) -> list[str]:
@@ -174,7 +173,6 @@ def _keep(owner: Any, cols: _Columns, k: int, part: pl.DataFrame, d: list[Event]
     size = part.height * 400 + 6 * int(texts.str.len_bytes().sum() or 0)
     if flat and _used + size <= _limit:
         cols.chunks[k] = d
-        cols.used += size
         _used += size
         _unsettled += len(d)
         weakref.finalize(owner, _release, size)
