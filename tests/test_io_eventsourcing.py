@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 
 import polars as pl
 import pytest
+from _helpers import same_json as _same
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     Cipher,
@@ -372,15 +373,6 @@ def _expected(value: Any, decimals: str) -> Any:
     return value
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal with the same JSON types (1 and 1.0 differ)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return bool(a == b)
 
 
 @settings(max_examples=60, deadline=None,

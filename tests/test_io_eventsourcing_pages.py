@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 import polars as pl
 import pytest
+from _helpers import same_json as _same
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -257,14 +258,6 @@ def _utf8(b: bytes) -> bool:
     return True
 
 
-def _same(a: Any, b: Any) -> bool:
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return bool(a == b)
 
 
 def test_the_library_states_take_the_column_wise_path() -> None:

@@ -6,6 +6,7 @@ import gzip
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -23,6 +24,23 @@ def path_kind(request, monkeypatch):
     """Run a test through the vectorised path (every file size) and the line-by-line one."""
     monkeypatch.setattr(jsonl_mod, "FAST_MIN_ROWS", 0 if request.param == "fast" else 10**9)
     return request.param
+
+
+def read_on_both_paths(p: Path) -> list[Any]:
+    """``read_jsonl(p)`` through the vectorised path, then the line-by-line one; a
+    LogFormatError is returned as its message."""
+    saved = jsonl_mod.FAST_MIN_ROWS
+    out: list[Any] = []
+    try:
+        for fast in (0, 10**9):
+            jsonl_mod.FAST_MIN_ROWS = fast
+            try:
+                out.append(read_jsonl(p))
+            except LogFormatError as exc:
+                out.append(str(exc))
+    finally:
+        jsonl_mod.FAST_MIN_ROWS = saved
+    return out
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "log.jsonl") -> Path:
@@ -332,12 +350,7 @@ records = st.lists(
 def test_records_jsonl_round_trip_on_both_paths(tmp_path_factory, recs):
     log = EventLog.from_records(recs)
     p = log.write_jsonl(tmp_path_factory.mktemp("h") / "h.jsonl")
-    for fast in (0, 10**9):
-        jsonl_mod.FAST_MIN_ROWS = fast
-        try:
-            assert read_jsonl(p) == log
-        finally:
-            jsonl_mod.FAST_MIN_ROWS = 2_000
+    assert read_on_both_paths(p) == [log, log]
 
 
 @settings(max_examples=60, deadline=None)
@@ -349,16 +362,7 @@ def test_both_paths_agree_on_foreign_lines(tmp_path_factory, objs):
     text = "".join(jsonl_mod.dumps(o) + "\n" for o in objs)
     p = tmp_path_factory.mktemp("f") / "f.jsonl"
     p.write_text(text)
-    results = []
-    for fast in (0, 10**9):
-        jsonl_mod.FAST_MIN_ROWS = fast
-        try:
-            results.append(read_jsonl(p))
-        except LogFormatError as exc:
-            results.append(str(exc))
-        finally:
-            jsonl_mod.FAST_MIN_ROWS = 2_000
-    fast_r, slow_r = results
+    fast_r, slow_r = read_on_both_paths(p)
     if isinstance(fast_r, str) or isinstance(slow_r, str):
         assert fast_r == slow_r
     else:
@@ -486,12 +490,7 @@ def test_any_names_and_payloads_round_trip_on_both_paths(tmp_path_factory, recs)
     recs = [r for r in recs if r["stream"] and r["type"]]
     log = EventLog.from_records(recs)
     p = log.write_jsonl(tmp_path_factory.mktemp("n") / "n.jsonl")
-    for fast in (0, 10**9):
-        jsonl_mod.FAST_MIN_ROWS = fast
-        try:
-            assert read_jsonl(p) == log
-        finally:
-            jsonl_mod.FAST_MIN_ROWS = 2_000
+    assert read_on_both_paths(p) == [log, log]
 
 
 def test_large_files_are_streamed_not_read_whole(tmp_path, monkeypatch):
@@ -533,13 +532,7 @@ def test_float_forms_load_equal_on_both_paths(tmp_path):
     body = lines(*[{"stream": "s", "type": "T", "data": {"i": i}} for i in range(2500)])
     body += "".join(f'{{"stream":"s","type":"T","data":{{"f":{f}}}}}\n' for f in forms)
     p = write(tmp_path, body)
-    results = []
-    for fast in (0, 10**9):
-        jsonl_mod.FAST_MIN_ROWS = fast
-        try:
-            results.append([e.to_dict()["data"] for e in read_jsonl(p)])
-        finally:
-            jsonl_mod.FAST_MIN_ROWS = 2_000
+    results = [[e.to_dict()["data"] for e in log] for log in read_on_both_paths(p)]
     assert results[0] == results[1]
     assert [d["f"] for d in results[0][2500:]] == [json.loads(f) for f in forms]
 
