@@ -366,3 +366,31 @@ def test_checkpoints_keep_states_exactly(log):
         # further events fold onto the restored state exactly as onto the original
         if k < len(events):
             assert repr(rp.fold(got, k, len(events))) == repr(reference_fold(events, p))
+
+
+def test_fold_goes_on_with_a_checkpoint_copy_exactly():
+    """The building fold swaps the live state for its checkpoint's copy as the state grows
+    (to keep it contiguous in memory); shared references, tuples and sets survive the swap and
+    the result is a fold from scratch."""
+    p = es.Projection("growing", initial=lambda: {"shared": [], "seen": set(), "by": {}})
+    handed: list[dict] = []  # the state objects themselves (ids of freed ones are reused)
+
+    @p.on("*")
+    def step(state, event):
+        if not handed or handed[-1] is not state:
+            handed.append(state)
+        state["alias"] = state["shared"]
+        state["shared"].append(event.seq)
+        state["seen"].add(event.stream)
+        state["by"][f"k{event.seq}"] = (event.type, event.seq)
+
+    log = es.EventLog.from_records(
+        [{"stream": f"s{i % 7}", "type": "T", "data": {"i": i}} for i in range(600)])
+    rp = es.replay(log, p, checkpoint_every=10)
+    assert len(handed) > 3, "the fold never went on with a checkpoint's copy"
+    want = reference_fold(list(log), p)
+    got = rp.final
+    assert repr(got) == repr(want)
+    assert got["alias"] is got["shared"]
+    for k in (0, 1, 9, 10, 11, 333, 599, 600):
+        assert repr(rp.state_at(k)) == repr(reference_fold(list(log)[:k], p))
