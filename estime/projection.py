@@ -23,14 +23,14 @@ events, so ``state_at(seq)`` is one restore plus a fold of fewer than ``checkpoi
 events. With ``checkpoint_every=None`` the interval adapts as the fold goes: after each
 checkpoint of ``s`` bytes the next one comes
 
-    max(256, ceil(n * s / budget), s // 48)
+    max(256, ceil(n * s / budget), s // 64)
 
 events later, where ``n`` is the log's length and ``budget`` is ``checkpoint_memory``
 (default 128 MiB). The second term bounds memory: all checkpoints together stay within about
 ``budget``. The third balances time: writing a checkpoint costs about 2-4 ns per byte and
-folding an event about 1 µs, so checkpoints cost a fifth to a third of a fold over decoded
-events while ``state_at`` restores one and folds at most ``s // 48`` events (for a state of
-10k accounts, about 470 KB, one checkpoint every ~10k events). A point is never more than one
+folding an event about 1 µs, so checkpoints cost about a quarter of a fold over decoded
+events while ``state_at`` restores one and folds at most ``s // 64`` events (for a state of
+10k accounts, about 470 KB, one checkpoint every ~7.4k events). A point is never more than one
 interval from a checkpoint. The fold itself may go on with a checkpoint's copy of the state
 (see ``Replay._fold_building``), so a handler should not keep the state object between
 events: it is handed the state on every call.
@@ -261,7 +261,7 @@ class Replay:
         if self._fixed_every is not None:
             return self._fixed_every
         by_memory = math.ceil(self._n * max(state_size, 1) / self._budget)
-        by_time = state_size // 48
+        by_time = state_size // 64
         return max(256, by_memory, by_time)
 
     def _add_checkpoint(self, index: int, state: Any) -> _Checkpoint:
