@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import estime as es
 from estime import _decode
@@ -101,3 +103,33 @@ def test_short_reads_use_kept_chunks(budget):
     assert list(log.iter_events(3, 10)) == kept[3:10]
     assert all(a is b for a, b in zip(log.iter_events(3, 10), kept[3:10]))
     assert log.event(5) == one
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    where=st.integers(0, 4999),
+    value=st.one_of(st.integers(2**63, 2**80), st.integers(-(2**80), -(2**63) - 1),
+                    st.integers(10**17, 10**19)),
+    pad=st.text(alphabet="ab1", max_size=12),
+    nested=st.sampled_from([None, "[", "{", "x"]),
+)
+def test_chunks_decode_big_integers_exactly_and_keep_only_flat_payloads(where, value, pad,
+                                                                       nested):
+    # One event among 5000 (a chunk decoded in bulk) has an integer beyond 64 bits, or not,
+    # at any offset; one may hold a bracket, nested or inside a string.
+    rows = [{"stream": "s", "type": "T", "data": {"p": pad * (i % 3), "n": i}}
+            for i in range(5000)]
+    rows[where]["data"]["big"] = value
+    if nested == "[":
+        rows[(where * 7) % 5000]["data"]["list"] = [1]
+    elif nested == "{":
+        rows[(where * 7) % 5000]["data"]["text"] = "a{b"
+    log = es.EventLog.from_records(rows)
+    old = _decode.set_cache_limit(2**30)
+    try:
+        events = list(log.iter_events(0, 5000))
+    finally:
+        _decode.set_cache_limit(old)
+    assert events[where].data["big"] == value and type(events[where].data["big"]) is int
+    assert [e.data["n"] for e in events] == list(range(5000))
+    assert (log._columns.chunks.get(0) is not None) == (nested in (None, "x"))
