@@ -77,6 +77,12 @@ def loads(text: str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
+def may_hold_big_integers(lines: pl.Series) -> list[bool]:
+    """Per line: whether it has a run of 19 digits (an integer orjson would round), for
+    :func:`loads` over many lines: one vectorised search instead of a regex per line."""
+    return lines.str.contains(r"[0-9]{19}").fill_null(False).to_list()
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 

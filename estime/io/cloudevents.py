@@ -33,6 +33,7 @@ from typing import Any
 
 import polars as pl
 
+from estime._json import gc_paused
 from estime._normalize import Duplicates
 from estime._progress import progress
 from estime.errors import LogFormatError
@@ -44,6 +45,7 @@ from estime.io.jsonl import (
     dumps,
     loads,
     log_from_raw,
+    may_hold_big_integers,
     read_bytes,
     split_lines,
 )
@@ -109,9 +111,9 @@ def _events_from_lines(raw: bytes, source: str) -> list[tuple[int, Any]]:
     texts, nos = lines.to_list(), numbers.to_list()
     last = nos[-1] if nos and not raw.endswith(b"\n") else 0
     out: list[tuple[int, Any]] = []
-    for k, (text, no) in enumerate(zip(texts, nos)):
+    for k, (text, no, long) in enumerate(zip(texts, nos, may_hold_big_integers(lines))):
         try:
-            out.append((no, _parse_line(text, no, source, no == last)))
+            out.append((no, _parse_line(text, no, source, no == last, long)))
         except LogFormatError:
             if k == 0:  # one pretty-printed event?
                 try:
@@ -140,7 +142,37 @@ def _row(obj: Any, line: int, source: str) -> dict[str, Any]:
     if type(obj) is not dict:
         raise LogFormatError(f"line {line} of {source}: a CloudEvent must be a JSON object, "
                              f"not {type(obj).__name__}")
-    where = _Where(line, source)
+    get = obj.get
+    event_id, src, subject, content_type = (get("id"), get("source"), get("subject"),
+                                            get("datacontenttype"))
+    if not (type(event_id) is str and event_id and type(src) is str and src
+            and type(get("type")) is str and obj["type"] and get("specversion") == "1.0"
+            and (subject is None or type(subject) is str)
+            and (content_type is None or type(content_type) is str)
+            and (get("time") is None or type(obj["time"]) is str)):
+        _refuse(obj, _Where(line, source))
+    text: str | None
+    if "data_base64" in obj:
+        text = _base64_data(obj, content_type, _Where(line, source))
+    elif "data" in obj:
+        text = dumps(obj["data"])
+    else:
+        text = None
+    return {
+        "_line": line,
+        "event_id": event_id,
+        "stream": subject if subject is not None else src,
+        "type": obj["type"],
+        "time": get("time"),
+        "data": text,
+        "meta": dumps({k: v for k, v in obj.items() if k not in _NOT_META}),
+        "_source": src,
+        "_sequence": get("sequence"),
+    }
+
+
+def _refuse(obj: dict[str, Any], where: _Where) -> None:
+    """Raise the error that says what is wrong with a CloudEvent's attributes."""
     for attr in REQUIRED:
         value = obj.get(attr)
         if value is None:
@@ -158,46 +190,31 @@ def _row(obj: Any, line: int, source: str) -> dict[str, Any]:
         if obj.get(attr) is not None and not isinstance(obj[attr], str):
             raise LogFormatError(f"{where}: attribute {attr!r} must be a string, "
                                  f"got {obj[attr]!r}")
-    content_type = obj.get("datacontenttype")
-    data: Any
-    if "data_base64" in obj:
-        if "data" in obj:
-            raise LogFormatError(f"{where}: the CloudEvent has both 'data' and 'data_base64'; "
-                                 "the JSON format allows one of them.")
-        encoded = obj["data_base64"]
-        if not isinstance(encoded, str):
-            raise LogFormatError(f"{where}: 'data_base64' must be a string")
-        try:
-            blob = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise LogFormatError(f"{where}: 'data_base64' is not valid base64 ({exc})") from None
-        if is_json_content_type(content_type):
-            try:
-                data = loads(blob.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise LogFormatError(
-                    f"{where}: 'data_base64' does not hold UTF-8 JSON ({exc}) although "
-                    f"datacontenttype is {content_type!r}"
-                ) from None
-            text: str | None = dumps(data)
-        else:
-            text = dumps({"data_base64": encoded})
-    elif "data" in obj:
-        text = dumps(obj["data"])
-    else:
-        text = None
-    subject = obj.get("subject")
-    return {
-        "_line": line,
-        "event_id": obj["id"],
-        "stream": subject if subject is not None else obj["source"],
-        "type": obj["type"],
-        "time": obj.get("time"),
-        "data": text,
-        "meta": dumps({k: v for k, v in obj.items() if k not in _NOT_META}),
-        "_source": obj["source"],
-        "_sequence": obj.get("sequence"),
-    }
+    raise AssertionError(f"{where}: unexplained CloudEvent refusal")  # pragma: no cover
+
+
+def _base64_data(obj: dict[str, Any], content_type: str | None, where: _Where) -> str:
+    """``data`` of an event with ``data_base64``: the decoded JSON text, or kept encoded."""
+    if "data" in obj:
+        raise LogFormatError(f"{where}: the CloudEvent has both 'data' and 'data_base64'; "
+                             "the JSON format allows one of them.")
+    encoded = obj["data_base64"]
+    if not isinstance(encoded, str):
+        raise LogFormatError(f"{where}: 'data_base64' must be a string")
+    try:
+        blob = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise LogFormatError(f"{where}: 'data_base64' is not valid base64 ({exc})") from None
+    if not is_json_content_type(content_type):
+        return dumps({"data_base64": encoded})
+    try:
+        data = loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LogFormatError(
+            f"{where}: 'data_base64' does not hold UTF-8 JSON ({exc}) although "
+            f"datacontenttype is {content_type!r}"
+        ) from None
+    return dumps(data)
 
 
 def _order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -248,18 +265,20 @@ def read_cloudevents(path: PathLike, *, duplicates: Duplicates = "error") -> Eve
     raw = read_bytes(path)
     check_utf8(raw, source)
     text = raw.lstrip(b" \t\r\n")
-    if text.startswith(b"["):
-        events = _events_from_array(raw.decode(), source)
-    else:
-        events = _events_from_lines(raw, source)
-    bar = progress(len(events), "converting", unit="event") if len(events) > 100_000 else None
-    rows = []
-    for k, (line, obj) in enumerate(events):
-        rows.append(_row(obj, line, source))
-        if bar is not None and k % 65_536 == 65_535:
-            bar.update(65_536)
-    if bar is not None:
-        bar.close()
+    with gc_paused():  # hundreds of thousands of small dicts (see gc_paused)
+        if text.startswith(b"["):
+            events = _events_from_array(raw.decode(), source)
+        else:
+            events = _events_from_lines(raw, source)
+        bar = progress(len(events), "converting", unit="event") if len(events) > 100_000 else None
+        rows = []
+        for k, (line, obj) in enumerate(events):
+            rows.append(_row(obj, line, source))
+            if bar is not None and k % 65_536 == 65_535:
+                bar.update(65_536)
+        if bar is not None:
+            bar.close()
+        del events
     rows = _order(rows)
     _check_ids(rows, source)
     frame = pl.DataFrame(

@@ -45,6 +45,7 @@ from estime.io._text import (  # noqa: F401 (re-exported for the other readers a
     dumps,
     fast_times,
     loads,
+    may_hold_big_integers,
     read_bytes,
     split_lines,
 )
@@ -298,9 +299,12 @@ def _null_if(s: pl.Series, value: str) -> pl.Series:
 # --------------------------------------------------------------------------- the slow path
 
 
-def _parse_line(text: str, no: int, source: str, last: bool) -> dict[str, Any]:
+def _parse_line(text: str, no: int, source: str, last: bool, long: bool = True
+                ) -> dict[str, Any]:
+    """The line's JSON object (``long``: it may hold integers beyond 64 bits, see
+    :func:`~estime.io._text.may_hold_big_integers`)."""
     try:
-        obj = loads(text)
+        obj = loads(text) if long else orjson.loads(text)
     except ValueError as exc:
         hint = (" The last line is incomplete: was the file truncated while being written?"
                 if last else "")
@@ -320,14 +324,15 @@ def _json_kind(value: Any) -> str:
         type(value), "number")
 
 
-def _slow_frame(lines: list[str], numbers: list[int], source: str, plan: _Plan,
+def _slow_frame(lines: pl.Series, numbers: list[int], source: str, plan: _Plan,
                 last_no: int) -> pl.DataFrame:
     """Parse lines one by one (exact errors with line numbers)."""
     rows: list[dict[str, Any]] = []
     keys: dict[str, None] = {}
     bar = progress(len(lines), "reading", unit="line") if len(lines) > 100_000 else None
-    for j, (text, no) in enumerate(zip(lines, numbers)):
-        obj = _parse_line(text, no, source, no == last_no)
+    longs = may_hold_big_integers(lines)
+    for j, (text, no, long) in enumerate(zip(lines.to_list(), numbers, longs)):
+        obj = _parse_line(text, no, source, no == last_no, long)
         row: dict[str, Any] = {}
         payload: dict[str, Any] = {}
         for key, value in obj.items():
@@ -438,7 +443,7 @@ def _frame(rows: pl.LazyFrame, first: tuple[str, Any] | None, source: str,
         last_no = _max_line(everything) if unterminated else 0
         rest = tidy_lines(everything)
     if rest.height:
-        texts = rest["line"].to_list()
+        texts = rest["line"]
         if plan is None:
             try:
                 value = loads(texts[0])
