@@ -375,8 +375,16 @@ def _content_columns(frame: pl.DataFrame, given: set[str]) -> list[str]:
     return [c for c in cols if c in frame.columns]
 
 
+def _distinct(col: pl.Series) -> bool:
+    """Whether the column's values are surely all distinct: their 64-bit hashes are (a
+    hash table of integers is several times cheaper than one of strings)."""
+    return col.hash().n_unique() == len(col)
+
+
 def _dedupe(frame: pl.DataFrame, key: list[str], given: set[str], where: _Where,
             duplicates: Duplicates) -> tuple[pl.DataFrame, int]:
+    if len(key) == 1 and _distinct(frame[key[0]]):
+        return frame, 0
     dup_mask = frame.select(
         pl.struct(key).is_duplicated() & pl.all_horizontal(pl.col(key).is_not_null())
     ).to_series()
@@ -523,7 +531,11 @@ def normalize(
         frame = frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("seq"))
 
     if "version" in frame.columns:
-        dup = frame.select(pl.struct("stream", "version").is_duplicated()).to_series()
+        # versions increasing within each stream are unique too: the duplicate search only
+        # runs to explain a failure
+        bad = frame.select(pl.col("version").diff().over("stream") <= 0).to_series()
+        dup = frame.select(pl.struct("stream", "version").is_duplicated()).to_series() if (
+            bad.any()) else bad
         if dup.any():
             i = dup.arg_true()[-1]
             first = frame.with_row_index("__i").filter(
@@ -535,7 +547,6 @@ def normalize(
                 f"{frame['version'][i]} already appears at {where(frame, first)}; each "
                 "(stream, version) must be unique."
             )
-        bad = frame.select(pl.col("version").diff().over("stream") <= 0).to_series()
         if bad.any():
             i = bad.arg_true()[0]
             raise _fail(
@@ -548,11 +559,14 @@ def normalize(
             pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("stream").alias("version"))
 
     if "event_id" not in frame.columns or frame["event_id"].null_count():
+        # ids assigned to every event are distinct, as (stream, version) pairs are
         assigned = _assigned_ids(frame["stream"], frame["version"])
-        if "event_id" in frame.columns:
+        some_given = "event_id" in frame.columns
+        if some_given:
             assigned = frame["event_id"].fill_null(assigned)
         frame = frame.with_columns(assigned.alias("event_id"))
-        dup = frame["event_id"].is_duplicated()
+        dup = frame["event_id"].is_duplicated() if (
+            some_given and not _distinct(frame["event_id"])) else pl.Series([False])
         if dup.any():
             i = dup.arg_true()[-1]
             raise _fail(f"{where(frame, i)}: event_id {frame['event_id'][i]!r} is used twice "
