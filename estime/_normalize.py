@@ -16,16 +16,16 @@ The rules (DESIGN.md, "The event log"):
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import polars as pl
 
 from estime._json import to_json_text
+from estime._uuid5 import NAMESPACE, _assigned_ids, event_id_for, event_ids_for
+from estime._uuid5 import _event_id_column as _event_id_column  # re-exported for tests
 from estime.errors import LogFormatError
 
 __all__ = [
@@ -37,9 +37,6 @@ __all__ = [
     "event_ids_for",
     "normalize",
 ]
-
-#: Namespace of the UUIDv5 event ids assigned when a log has none (fixed forever).
-NAMESPACE = uuid.UUID("6f1c9a3e-3c1b-5e0e-9d1a-e57173e00001")
 
 SCHEMA: dict[str, pl.DataType] = {
     "seq": pl.Int64(),
@@ -59,187 +56,6 @@ Duplicates = Literal["error", "drop"]
 
 class DuplicatesDropped(UserWarning):
     """Identical copies of events (an at-least-once delivery) were dropped while loading."""
-
-
-_NS = NAMESPACE.bytes
-
-
-def event_id_for(stream: str, version: int) -> str:
-    """The deterministic event id of (stream, version): a UUIDv5 in estime's namespace.
-
-    >>> event_id_for("account-1", 1) == event_id_for("account-1", 1)
-    True
-    >>> event_id_for("account-1", 1) != event_id_for("account-1", 2)
-    True
-    """
-    return str(uuid.uuid5(NAMESPACE, f"{stream}\x00{version}"))
-
-
-def event_ids_for(streams: Iterable[str], versions: Iterable[int]) -> list[str]:
-    """:func:`event_id_for` over two columns, without building UUID objects (fast path).
-
-    >>> event_ids_for(["s"], [3]) == [event_id_for("s", 3)]
-    True
-    """
-    base = hashlib.sha1(_NS, usedforsecurity=False)
-    copy = base.copy
-    variant = _VARIANT
-    out: list[str] = []
-    append = out.append
-    for s, v in zip(streams, versions):
-        h = copy()
-        h.update(f"{s}\x00{v}".encode())
-        x = h.hexdigest()
-        append(f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{variant[x[16]]}{x[17:20]}-{x[20:32]}")
-    return out
-
-
-_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
-
-# Vectorised UUIDv5 (SHA-1 over all rows at once with numpy). Messages are the namespace's 16
-# bytes + utf-8 f"{stream}\x00{version}", padded per FIPS 180-4; rows are grouped by block
-# count. Names longer than _MAX_BLOCKS blocks (rare) go through hashlib.
-_K = (0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC, 0xCA62C1D6)
-_H0 = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
-_MAX_BLOCKS = 4
-_CHUNK_BYTES = 1 << 22
-
-
-def _sha1_blocks(words: Any, state: list[Any]) -> None:
-    """One SHA-1 compression of 16 big-endian words per column of ``words`` (16, m) into
-    ``state`` (five uint32 arrays of length m), in place."""
-    import numpy as np
-
-    m = words.shape[1]
-    w = np.empty((80, m), np.uint32)
-    w[:16] = words
-    t1 = np.empty(m, np.uint32)
-    t2 = np.empty(m, np.uint32)
-    for t in range(16, 80):
-        x = w[t]
-        np.bitwise_xor(w[t - 3], w[t - 8], out=x)
-        x ^= w[t - 14]
-        x ^= w[t - 16]
-        np.left_shift(x, 1, out=t1)
-        x >>= 31
-        x |= t1
-    for i, k in enumerate(_K):
-        w[20 * i:20 * i + 20] += np.uint32(k)
-    a, b, c, d, e = (v.copy() for v in state)
-    f = np.empty(m, np.uint32)
-    tmp = np.empty(m, np.uint32)
-    for t in range(80):
-        if t < 20:
-            np.bitwise_xor(c, d, out=f)
-            f &= b
-            f ^= d
-        elif 40 <= t < 60:
-            np.bitwise_or(b, c, out=f)
-            f &= d
-            np.bitwise_and(b, c, out=t2)
-            f |= t2
-        else:
-            np.bitwise_xor(b, c, out=f)
-            f ^= d
-        np.left_shift(a, 5, out=tmp)
-        np.right_shift(a, 27, out=t1)
-        tmp |= t1
-        tmp += f
-        tmp += w[t]
-        tmp += e
-        np.left_shift(b, 30, out=t1)
-        b >>= 2
-        b |= t1
-        e, d, c, b, a, tmp = d, c, b, a, tmp, e
-    for v, x in zip(state, (a, b, c, d, e)):
-        v += x
-
-
-def _event_id_column(streams: pl.Series, versions: pl.Series) -> pl.Series:
-    """:func:`event_id_for` of a String and an Int64 column (no nulls), vectorised.
-
-    Byte-for-byte equal to ``event_ids_for(streams.to_list(), versions.to_list())``."""
-    import numpy as np
-    import pyarrow as pa
-
-    n = len(streams)
-    if n == 0:
-        return pl.Series("event_id", [], pl.String)
-    names = (streams + "\x00" + versions.cast(pl.String)).to_arrow()
-    if isinstance(names, pa.ChunkedArray):
-        names = names.combine_chunks()
-    names = names.cast(pa.large_string())
-    _, off_buf, data_buf = names.buffers()
-    offs = np.frombuffer(off_buf, np.int64)[names.offset:names.offset + n + 1]
-    lens = np.diff(offs)
-    blocks = (lens + 16 + 8) // 64 + 1
-    widest = 64 * min(int(blocks.max()), _MAX_BLOCKS)
-    data = np.zeros(int(offs[-1]) + widest, np.uint8)
-    if data_buf is not None and offs[-1]:
-        data[:offs[-1]] = np.frombuffer(data_buf, np.uint8)[:offs[-1]]
-    digest = np.empty((n, 5), np.uint32)
-    ns = np.frombuffer(_NS, np.uint8)
-    byte_masks = np.array([(1 << (8 * b)) - 1 for b in range(9)], "<u8")
-    for k in range(1, _MAX_BLOCKS + 1):
-        rows_k = np.flatnonzero(blocks == k)
-        if not len(rows_k):
-            continue
-        width = 64 * k
-        window = np.lib.stride_tricks.sliding_window_view(data, width - 16)
-        cols8 = np.arange(0, width - 16, 8)
-        step = max(1, _CHUNK_BYTES // width)
-        for s0 in range(0, len(rows_k), step):
-            rows = rows_k[s0:s0 + step]
-            m = len(rows)
-            ln = lens[rows]
-            buf = np.empty((m, width), np.uint8)
-            buf[:, :16] = ns
-            body = buf[:, 16:]
-            body[...] = window[offs[rows]]
-            # keep the first ln bytes of the body: one byte mask per 8-byte word
-            words64 = buf.view("<u8")[:, 2:]
-            words64 &= byte_masks[np.clip(ln[:, None] - cols8, 0, 8)]
-            body[np.arange(m), ln] = 0x80
-            buf[:, width - 8:] = ((ln + 16) * 8).astype(">u8").view(np.uint8).reshape(m, 8)
-            words = buf.view(">u4").astype(np.uint32).T
-            state = [np.full(m, h, np.uint32) for h in _H0]
-            for b in range(k):
-                _sha1_blocks(np.ascontiguousarray(words[16 * b:16 * b + 16]), state)
-            digest[rows] = np.stack(state, axis=1)
-    raw = digest.astype(">u4").view(np.uint8).reshape(n, 20)[:, :16].copy()
-    long_rows = np.flatnonzero(blocks > _MAX_BLOCKS)
-    if len(long_rows):
-        texts = names.take(pa.array(long_rows)).to_pylist()
-        for i, text in zip(long_rows.tolist(), texts):
-            raw[i] = np.frombuffer(hashlib.sha1(_NS + text.encode(), usedforsecurity=False)
-                                   .digest()[:16], np.uint8)
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    hexed = np.take(_hex_pairs(), raw).view(np.uint8).reshape(n, 32)
-    out = np.full((n, 36), ord("-"), np.uint8)
-    for dst, src, size in ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12)):
-        out[:, dst:dst + size] = hexed[:, src:src + size]
-    offsets = pa.py_buffer(np.arange(0, 36 * (n + 1), 36, dtype=np.int64))
-    arr = pa.Array.from_buffers(pa.large_string(), n, [None, offsets, pa.py_buffer(out)])
-    return pl.Series("event_id", arr, pl.String)
-
-
-def _assigned_ids(streams: pl.Series, versions: pl.Series) -> pl.Series:
-    """Event ids of a String and an Int64 column without nulls: numpy for large frames."""
-    if len(streams) >= _VECTOR_MIN_ROWS:
-        return _event_id_column(streams, versions)
-    return pl.Series(event_ids_for(streams.to_list(), versions.to_list()), dtype=pl.String)
-
-
-_VECTOR_MIN_ROWS = 5000
-
-
-def _hex_pairs() -> Any:
-    import numpy as np
-
-    pairs = b"".join(f"{i:02x}".encode() for i in range(256))
-    return np.frombuffer(pairs, np.uint16)
-
 
 
 class _Where:
