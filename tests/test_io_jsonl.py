@@ -552,3 +552,16 @@ def test_numbers_the_fast_path_accepts_always_parse(x, form):
         value = jsonl_mod.loads(text)
         assert value == (int(text) if re.fullmatch(r"-?[0-9]+", text) else float(text))
         assert not isinstance(value, float) or abs(value) != float("inf")
+
+
+def test_a_layout_cut_never_splits_a_character_of_another_layout(tmp_path):
+    # The first layout's head ('{"stream":"', 11 bytes) ends inside a 4-byte character of
+    # the other layout's lines: those lines must go on to their own layout, not fail.
+    a = '{"stream":"s","type":"T","data":%d}'
+    b = '{"data":"\U00010000\U00010000%d","stream":"s","type":"T"}'
+    p = tmp_path / "two.jsonl"
+    p.write_text("\n".join((b if i % 3 == 1 else a) % i for i in range(3000)) + "\n",
+                 encoding="utf-8")
+    log = read_jsonl(p)
+    assert [e.data for e in log] == [
+        f"\U00010000\U00010000{i}" if i % 3 == 1 else i for i in range(3000)]

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 import polars as pl
 
+from estime._json import gc_paused
 from estime._normalize import SCHEMA, Duplicates, normalize
 from estime._progress import progress
 from estime.errors import LogFormatError
@@ -144,7 +145,14 @@ def _kind(value: Any) -> str:
 
 
 class _Plan:
-    """Which keys hold payloads, for one reading of one file."""
+    """Which keys hold payloads, for one reading of one file.
+
+    A key's role: ``column`` (a typed column), ``data`` or ``meta`` (a JSON text column),
+    ``payload`` (gathered with the other payload keys, in file order, into one JSON object
+    column named :attr:`payload_name`), or ``both`` (a column and part of the payload).
+    """
+
+    payload_name = "data"
 
     def __init__(self, columns: Mapping[str, str], first: Mapping[str, Any]) -> None:
         self.data_key = columns.get("data", "data")
@@ -163,6 +171,18 @@ class _Plan:
     @staticmethod
     def column_name(key: str) -> str:
         return f"{key}_source" if key in _RESERVED else key
+
+    def check(self, obj: dict[str, Any], no: int, source: str) -> None:
+        """Raise :class:`LogFormatError` for a parsed line the reader refuses (none here)."""
+
+    def accepts(self, obj: dict[str, Any]) -> bool:
+        """Whether lines laid out like ``obj`` may take the vectorised path (their values
+        have the types of ``obj``'s, which :meth:`check` accepts)."""
+        try:
+            self.check(obj, 0, "")
+        except LogFormatError:
+            return False
+        return True
 
 
 def _nbytes(text: str) -> int:
@@ -192,10 +212,12 @@ def _cut(keys: list[str], quoted: list[bool], spaced: bool
     shape = pl.col("shape0")
     for a, b in zip(starts, stops):
         shape = shape & (b >= a)
-    # Cuts fall on ASCII tokens, so every piece is valid UTF-8 whatever the shape.
+    # In a line of this shape, cuts fall on ASCII tokens, so every piece is valid UTF-8.
+    # Other lines get empty pieces: a cut at the head's length may split a character there.
     raw = line.cast(pl.Binary)
-    pieces = [raw.bin.slice(a, (b - a).clip(lower_bound=0)).cast(pl.String).alias(f"v{i}")
-              for i, (a, b) in enumerate(zip(starts, stops))]
+    sized = shape.fill_null(False)
+    pieces = [raw.bin.slice(a, pl.when(sized).then(b - a).otherwise(0)).cast(pl.String)
+              .alias(f"v{i}") for i, (a, b) in enumerate(zip(starts, stops))]
     return (
         [*finds,
          (line.str.starts_with(head) & line.str.ends_with(tail)).alias("shape0"),
@@ -235,6 +257,7 @@ def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, pla
     keys = list(first)
     kinds = [_kind(v) for v in first.values()]
     roles = [plan.role(k) for k in keys]
+    roles = ["column" if r == "both" else r for r in roles]  # and a payload part, below
     quoted = [r == "column" and k == "str" for k, r in zip(kinds, roles)]
     checks = [e for i, (k, r) in enumerate(zip(kinds, roles)) for e in _check_exprs(i, k, r)]
     find, cut = _cut(keys, quoted, spaced)
@@ -272,6 +295,8 @@ def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, pla
         if role == "payload":
             payload.append((key, o))
             continue
+        if plan.role(key) == "both":  # the value's JSON text joins the payload too
+            payload.append((key, ('"' + sub[f"v{i}"] + '"') if kind == "str" else sub[f"v{i}"]))
         if role == "column" and kind == "str" and len(escapes):
             values = o.gather(escapes).to_list()
             decode = [j for j, t in enumerate(values) if t is not None and "\\" in t]
@@ -287,7 +312,7 @@ def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, pla
             parts.append(pl.lit(("{" if j == 0 else ",") + orjson.dumps(key).decode() + ":"))
             parts.append(pl.lit(v))
         parts.append(pl.lit("}"))
-        out.append(pl.select(pl.concat_str(parts).alias("data")).to_series())
+        out.append(pl.select(pl.concat_str(parts).alias(plan.payload_name)).to_series())
     out.append(sub["_line"].cast(pl.Int64))
     return pl.DataFrame(out, height=sub.height), f.select("line", "_line").filter(~ok)
 
@@ -327,18 +352,45 @@ def _json_kind(value: Any) -> str:
 def _slow_frame(lines: pl.Series, numbers: list[int], source: str, plan: _Plan,
                 last_no: int) -> pl.DataFrame:
     """Parse lines one by one (exact errors with line numbers)."""
+    longs = may_hold_big_integers(lines)
+    return frame_of_objects(
+        (_parse_line(text, no, source, no == last_no, long)
+         for text, no, long in zip(lines.to_list(), numbers, longs)),
+        numbers, source, plan)
+
+
+def frame_of_objects(objects: Iterable[Any], numbers: list[int], source: str,
+                     plan: _Plan) -> pl.DataFrame:
+    """The raw frame of parsed lines (``numbers``: their line numbers), each checked by
+    ``plan`` (which must refuse values that are not objects)."""
+    with gc_paused():  # many small dicts (see gc_paused)
+        rows, keys = _rows_of(objects, numbers, source, plan)
+    payload_names = {plan.data_key, plan.meta_key, plan.payload_name}
+    series = [pl.Series("_line", numbers, pl.Int64)]
+    for k in keys:
+        values = [r.get(k) for r in rows]
+        if k in payload_names:
+            series.append(pl.Series(k, values, pl.String))
+        else:
+            series.append(column_from_values(k, values))
+    return pl.DataFrame(series)
+
+
+def _rows_of(objects: Iterable[Any], numbers: list[int], source: str, plan: _Plan
+             ) -> tuple[list[dict[str, Any]], dict[str, None]]:
     rows: list[dict[str, Any]] = []
     keys: dict[str, None] = {}
-    bar = progress(len(lines), "reading", unit="line") if len(lines) > 100_000 else None
-    longs = may_hold_big_integers(lines)
-    for j, (text, no, long) in enumerate(zip(lines.to_list(), numbers, longs)):
-        obj = _parse_line(text, no, source, no == last_no, long)
+    bar = progress(len(numbers), "reading", unit="line") if len(numbers) > 100_000 else None
+    for j, (obj, no) in enumerate(zip(objects, numbers)):
+        plan.check(obj, no, source)
         row: dict[str, Any] = {}
         payload: dict[str, Any] = {}
         for key, value in obj.items():
             role = plan.role(key)
             if role == "payload":
                 payload[key] = value
+            elif role == "both":
+                payload[key] = row[plan.column_name(key)] = value
             elif role == "meta":
                 if value is not None and not isinstance(value, dict):
                     raise LogFormatError(
@@ -350,22 +402,14 @@ def _slow_frame(lines: pl.Series, numbers: list[int], source: str, plan: _Plan,
             else:
                 row[plan.column_name(key)] = value
         if payload:
-            row["data"] = dumps(payload)
+            row[plan.payload_name] = dumps(payload)
         keys.update(dict.fromkeys(row))
         rows.append(row)
         if bar is not None and j % 65_536 == 65_535:
             bar.update(65_536)
     if bar is not None:
         bar.close()
-    payload_names = {plan.data_key, plan.meta_key}  # "data" itself without a data key
-    series = [pl.Series("_line", numbers, pl.Int64)]
-    for k in keys:
-        values = [r.get(k) for r in rows]
-        if k in payload_names:
-            series.append(pl.Series(k, values, pl.String))
-        else:
-            series.append(column_from_values(k, values))
-    return pl.DataFrame(series)
+    return rows, keys
 
 
 # --------------------------------------------------------------------------- entry point
@@ -395,8 +439,8 @@ def _first_object(lines: Iterable[str]) -> tuple[str, Any] | None:
 
 
 def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
-                     columns: Mapping[str, str], *, unterminated: bool = False
-                     ) -> pl.DataFrame:
+                     columns: Mapping[str, str], *, unterminated: bool = False,
+                     plan: _Plan | None = None) -> pl.DataFrame:
     """The raw frame (source keys as columns, payloads as JSON text, ``_line``) of the lines.
 
     Lines may carry JSON whitespace and blank lines may be among them (they are skipped).
@@ -405,7 +449,7 @@ def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
     """
     rows = pl.DataFrame({"line": lines, "_line": numbers.cast(pl.Int64)})
     first = _first_object(lines.head(16)) if rows.height >= FAST_MIN_ROWS else None
-    return _frame(rows.lazy(), first, source, columns, unterminated)
+    return _frame(rows.lazy(), first, source, columns, unterminated, plan)
 
 
 def _max_line(rows: pl.DataFrame) -> int:
@@ -413,12 +457,12 @@ def _max_line(rows: pl.DataFrame) -> int:
 
 
 def _frame(rows: pl.LazyFrame, first: tuple[str, Any] | None, source: str,
-           columns: Mapping[str, str], unterminated: bool) -> pl.DataFrame:
+           columns: Mapping[str, str], unterminated: bool, plan: _Plan | None = None
+           ) -> pl.DataFrame:
     """:func:`frame_from_lines` of lazy ``rows`` (columns ``line``, ``_line`` Int64), read
     with ``first`` (the first line and its value) as the first layout tried, or line by line
     when it is ``None``."""
     parts: list[pl.DataFrame] = []
-    plan: _Plan | None = None
     rest: pl.DataFrame | None = None  # lines left, stripped and without blank ones
     last_no = 0
     for _ in range(MAX_LAYOUTS):
@@ -429,6 +473,8 @@ def _frame(rows: pl.LazyFrame, first: tuple[str, Any] | None, source: str,
         text, value = first
         if plan is None:
             plan = _Plan(columns, value)
+        if not plan.accepts(value):
+            break
         spaced = text.startswith("{" + orjson.dumps(next(iter(value))).decode() + ": ")
         frame, others = _layout_pass(rows if rest is None else rest.lazy(), value, spaced, plan)
         if rest is None and unterminated:
