@@ -15,6 +15,8 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from cloudevents.v1.conversion import to_json as legacy_to_json
 from cloudevents.v1.http import CloudEvent as LegacyCloudEvent
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from estime import LogFormatError
 from estime.io import read_cloudevents
@@ -245,3 +247,76 @@ def test_content_types():
     for no in (None, "", "text/plain", "application/jsonx", "application/octet-stream",
                "image/json-ish"):
         assert not is_json_content_type(no), no
+
+
+# Files of at least 2,000 lines take the vectorised path (lines cut by key layout); they
+# must read exactly as the line-by-line path reads small ones.
+
+
+def test_large_sdk_files_read_like_small_ones(tmp_path):
+    events = sdk_events(3000)
+    p = tmp_path / "large.jsonl"
+    p.write_bytes(b"".join(to_structured(e, FMT).body + b"\n" for e in events))
+    log = read_cloudevents(p)
+    assert actual(log) == [expected(e) for e in events]
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(b"".join(to_structured(e, FMT).body + b"\n" for e in events[:40]))
+    assert read_cloudevents(small).frame.equals(log.frame.head(40))
+
+
+PAYLOADS = st.one_of(st.none(), st.integers(-(2**70), 2**70), st.text(max_size=8),
+                    st.dictionaries(st.text(max_size=4), st.integers() | st.text(max_size=4),
+                                    max_size=3))
+LAYOUTS = st.sampled_from(["plain", "subject", "ext", "reordered", "spaced", "nulls",
+                           "escapes"])
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(LAYOUTS, PAYLOADS), min_size=1, max_size=6), st.integers(0, 99))
+def test_any_mix_of_layouts_reads_like_line_by_line(tmp_path, kinds, seed):
+    objs, spaced = [], []
+    for i in range(2500):
+        layout, data = kinds[i % len(kinds)]
+        o = ce(i, time=f"2024-01-01T00:00:{i % 60:02d}Z", data=data)
+        if layout == "subject":
+            o["subject"] = f"acc-{i % 7}"
+        elif layout == "ext":
+            o["traceparent"], o["sequence"] = f"00-{i:032x}", i
+        elif layout == "reordered":
+            o = dict(reversed(list(o.items())))
+        elif layout == "nulls":
+            o["subject"], o["datacontenttype"] = None, None
+        elif layout == "escapes":
+            o["subject"], o["note"] = f'a"b\\c\u00e9\n{i}', "\u2028\t"
+        objs.append(o)
+        spaced.append(layout == "spaced")
+    order = list(range(len(objs)))
+    random.Random(seed).shuffle(order)
+    p = tmp_path / f"mix{seed}.jsonl"
+    p.write_text("".join(json.dumps(objs[j], ensure_ascii=False, separators=(
+        (", ", ": ") if spaced[j] else (",", ":"))) + "\n" for j in order))
+    in_file = [objs[j] for j in order]
+    if all("sequence" in o for o in in_file):
+        in_file.sort(key=lambda o: o["sequence"])
+    want = [{"event_id": o["id"], "type": "T", "stream": o.get("subject") or "/s",
+             "time": datetime.fromisoformat(o["time"]), "data": o["data"],
+             "meta": {k: v for k, v in o.items()
+                      if k not in ("id", "type", "subject", "time", "data")}}
+            for o in in_file]
+    assert actual(read_cloudevents(p)) == want
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({"id": ""}, "'id' must be a non-empty string"),
+    ({"specversion": "0.3"}, "specversion '0.3' is not supported"),
+    ({"subject": 5}, "'subject' must be a string"),
+    ({"data_base64": "not base64!"}, "not valid base64"),
+    ({"source": "/other"}, "id 'e7' from source '/other' is also used at line 8"),
+])
+def test_errors_deep_in_large_files_name_the_line(tmp_path, bad, message):
+    objs = [ce(i) for i in range(3000)]
+    objs[2600] = {**ce(7), **bad} if "source" in bad else {**objs[2600], **bad}
+    p = write(tmp_path, *objs)
+    with pytest.raises(LogFormatError, match=rf"line 2601 of .*{message}"):
+        read_cloudevents(p)

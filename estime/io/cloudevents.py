@@ -35,17 +35,17 @@ import polars as pl
 
 from estime._json import gc_paused
 from estime._normalize import Duplicates
-from estime._progress import progress
 from estime.errors import LogFormatError
 from estime.io.jsonl import (
     PathLike,
     _no_constant,
-    _parse_line,
+    _Plan,
     check_utf8,
     dumps,
+    frame_from_lines,
+    frame_of_objects,
     loads,
     log_from_raw,
-    may_hold_big_integers,
     read_bytes,
     split_lines,
 )
@@ -56,7 +56,6 @@ __all__ = ["read_cloudevents"]
 REQUIRED = ("id", "source", "specversion", "type")
 _NOT_META = frozenset({"id", "type", "subject", "time", "data", "data_base64"})
 _JSON_TYPE = re.compile(r"^\s*(application|text)/([^\s;/]+\+)?json\s*(;.*)?$", re.IGNORECASE)
-_DIGITS = re.compile(r"[0-9]+")
 
 
 def is_json_content_type(content_type: str | None) -> bool:
@@ -106,26 +105,6 @@ def _events_from_array(text: str, source: str) -> list[tuple[int, Any]]:
     return out
 
 
-def _events_from_lines(raw: bytes, source: str) -> list[tuple[int, Any]]:
-    lines, numbers = split_lines(raw)
-    texts, nos = lines.to_list(), numbers.to_list()
-    last = nos[-1] if nos and not raw.endswith(b"\n") else 0
-    out: list[tuple[int, Any]] = []
-    for k, (text, no, long) in enumerate(zip(texts, nos, may_hold_big_integers(lines))):
-        try:
-            out.append((no, _parse_line(text, no, source, no == last, long)))
-        except LogFormatError:
-            if k == 0:  # one pretty-printed event?
-                try:
-                    whole = loads(raw.decode())
-                except ValueError:
-                    raise
-                if isinstance(whole, dict):
-                    return [(no, whole)]
-            raise
-    return out
-
-
 class _Where:
     """Formats "line N of FILE" only when an error needs it."""
 
@@ -138,37 +117,37 @@ class _Where:
         return f"line {self.line} of {self.source}"
 
 
-def _row(obj: Any, line: int, source: str) -> dict[str, Any]:
-    if type(obj) is not dict:
-        raise LogFormatError(f"line {line} of {source}: a CloudEvent must be a JSON object, "
-                             f"not {type(obj).__name__}")
-    get = obj.get
-    event_id, src, subject, content_type = (get("id"), get("source"), get("subject"),
-                                            get("datacontenttype"))
-    if not (type(event_id) is str and event_id and type(src) is str and src
-            and type(get("type")) is str and obj["type"] and get("specversion") == "1.0"
-            and (subject is None or type(subject) is str)
-            and (content_type is None or type(content_type) is str)
-            and (get("time") is None or type(obj["time"]) is str)):
-        _refuse(obj, _Where(line, source))
-    text: str | None
-    if "data_base64" in obj:
-        text = _base64_data(obj, content_type, _Where(line, source))
-    elif "data" in obj:
-        text = dumps(obj["data"])
-    else:
-        text = None
-    return {
-        "_line": line,
-        "event_id": event_id,
-        "stream": subject if subject is not None else src,
-        "type": obj["type"],
-        "time": get("time"),
-        "data": text,
-        "meta": dumps({k: v for k, v in obj.items() if k not in _NOT_META}),
-        "_source": src,
-        "_sequence": get("sequence"),
-    }
+class _CloudPlan(_Plan):
+    """How the JSON Lines machinery reads CloudEvents: ``data`` is the payload (JSON text),
+    id / type / subject / time / data_base64 become columns, every other attribute joins
+    ``meta`` (source, specversion, datacontenttype and sequence are columns as well)."""
+
+    payload_name = "meta"
+    _COLUMNS = frozenset({"id", "type", "subject", "time", "data_base64"})
+    _BOTH = frozenset({"source", "specversion", "datacontenttype", "sequence"})
+
+    def __init__(self) -> None:
+        self.data_key, self.meta_key, self.no_data, self.canonical = "data", "meta", False, set()
+
+    def role(self, key: str) -> str:
+        if key == "data":
+            return "data"
+        if key in self._COLUMNS:
+            return "column"
+        return "both" if key in self._BOTH else "payload"
+
+    def check(self, obj: Any, no: int, source: str) -> None:
+        if type(obj) is not dict:
+            raise LogFormatError(f"line {no} of {source}: a CloudEvent must be a JSON object, "
+                                 f"not {type(obj).__name__}")
+        get = obj.get
+        if not (type(get("id")) is str and obj["id"] and type(get("source")) is str
+                and obj["source"] and type(get("type")) is str and obj["type"]
+                and get("specversion") == "1.0"
+                and all(get(a) is None or type(obj[a]) is str
+                        for a in ("subject", "time", "datacontenttype"))
+                and ("data_base64" not in obj or "data" not in obj)):
+            _refuse(obj, _Where(no, source))
 
 
 def _refuse(obj: dict[str, Any], where: _Where) -> None:
@@ -190,15 +169,14 @@ def _refuse(obj: dict[str, Any], where: _Where) -> None:
         if obj.get(attr) is not None and not isinstance(obj[attr], str):
             raise LogFormatError(f"{where}: attribute {attr!r} must be a string, "
                                  f"got {obj[attr]!r}")
+    if "data_base64" in obj and "data" in obj:
+        raise LogFormatError(f"{where}: the CloudEvent has both 'data' and 'data_base64'; "
+                             "the JSON format allows one of them.")
     raise AssertionError(f"{where}: unexplained CloudEvent refusal")  # pragma: no cover
 
 
-def _base64_data(obj: dict[str, Any], content_type: str | None, where: _Where) -> str:
+def _base64_data(encoded: Any, content_type: str | None, where: _Where) -> str:
     """``data`` of an event with ``data_base64``: the decoded JSON text, or kept encoded."""
-    if "data" in obj:
-        raise LogFormatError(f"{where}: the CloudEvent has both 'data' and 'data_base64'; "
-                             "the JSON format allows one of them.")
-    encoded = obj["data_base64"]
     if not isinstance(encoded, str):
         raise LogFormatError(f"{where}: 'data_base64' must be a string")
     try:
@@ -217,31 +195,93 @@ def _base64_data(obj: dict[str, Any], content_type: str | None, where: _Where) -
     return dumps(data)
 
 
-def _order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows sorted by the Sequence extension when every event has one (stable)."""
-    seqs = [r["_sequence"] for r in rows]
-    if not rows or any(s is None for s in seqs):
-        return rows
-    if all((isinstance(s, int) and not isinstance(s, bool) and s >= 0)
-           or (isinstance(s, str) and _DIGITS.fullmatch(s)) for s in seqs):
-        keys: list[Any] = [int(s) for s in seqs]
-    else:
-        keys = [str(s) for s in seqs]
-    order = sorted(range(len(rows)), key=keys.__getitem__)
-    return [rows[i] for i in order]
+def _column(raw: pl.DataFrame, name: str) -> pl.Series:
+    """A raw column as text (absent or all-null: nulls)."""
+    if name not in raw.columns:
+        return pl.Series(name, [None] * raw.height, pl.String)
+    col = raw[name]
+    return col if col.dtype == pl.String else col.cast(pl.String)
 
 
-def _check_ids(rows: list[dict[str, Any]], source: str) -> None:
-    seen: dict[str, tuple[str, int]] = {}
-    for r in rows:
-        first = seen.setdefault(r["event_id"], (r["_source"], r["_line"]))
-        if first[0] != r["_source"]:
-            raise LogFormatError(
-                f"line {r['_line']} of {source}: CloudEvent id {r['event_id']!r} from source "
-                f"{r['_source']!r} is also used at line {first[1]} by source {first[0]!r}. "
-                "CloudEvents ids are unique per source only; an event log needs them unique "
-                "across the file. Give the events distinct ids."
-            )
+def _checked(raw: pl.DataFrame, source: str) -> None:
+    """Values the layout pass cannot vouch for: empty strings, another specversion."""
+    req = {a: _column(raw, a) for a in REQUIRED}
+    bad = ((req["id"] == "") | (req["source"] == "") | (req["type"] == "")
+           | (req["specversion"] != "1.0")).fill_null(True)
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        _refuse({a: req[a][i] for a in REQUIRED}, _Where(int(raw["_line"][i]), source))
+
+
+def _data(raw: pl.DataFrame, source: str) -> pl.Series:
+    """``data``: the JSON text, or ``data_base64`` decoded (rare: one at a time)."""
+    data = _column(raw, "data")
+    if "data_base64" not in raw.columns:
+        return data
+    encoded = raw["data_base64"]
+    rows = encoded.is_not_null().arg_true()
+    if not len(rows):
+        return data
+    types, lines = _column(raw, "datacontenttype"), raw["_line"]
+    texts = [_base64_data(encoded[i], types[i], _Where(int(lines[i]), source))
+             for i in rows.to_list()]
+    return data.scatter(rows, texts)
+
+
+def _order(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows sorted by the Sequence extension when every event has one (stable): as numbers
+    when all are non-negative integers or digit strings, else as text."""
+    if "sequence" not in frame.columns or frame["sequence"].null_count():
+        return frame
+    seq = frame["sequence"]
+    if seq.dtype.is_integer() and (seq.min() or 0) >= 0:  # type: ignore[operator]
+        return frame.sort(seq, maintain_order=True)
+    text = seq.cast(pl.String)
+    if text.str.contains(r"^[0-9]+$").all():  # any length: by significant digits
+        digits = text.str.strip_chars_start("0")
+        return frame.sort([digits.str.len_bytes(), digits], maintain_order=True)
+    return frame.sort(text, maintain_order=True)
+
+
+def _check_ids(frame: pl.DataFrame, source: str) -> None:
+    """CloudEvents ids are unique per source; a log needs them unique (duplicates of one
+    source are redeliveries, left to ``duplicates=``)."""
+    firsts = frame.select(
+        pl.col("_source").first().over("event_id").alias("first"),
+        pl.col("_line").first().over("event_id").alias("at"),
+    )
+    clash = (frame["_source"] != firsts["first"]).arg_true()
+    if len(clash):
+        i = int(clash[0])
+        raise LogFormatError(
+            f"line {frame['_line'][i]} of {source}: CloudEvent id {frame['event_id'][i]!r} "
+            f"from source {frame['_source'][i]!r} is also used at line {firsts['at'][i]} by "
+            f"source {firsts['first'][i]!r}. CloudEvents ids are unique per source only; an "
+            "event log needs them unique across the file. Give the events distinct ids."
+        )
+
+
+def _events(raw: pl.DataFrame, source: str) -> pl.DataFrame:
+    """The reader's frame (``_line`` and canonical columns) from the raw attribute frame."""
+    if raw.height == 0:
+        return pl.DataFrame(schema={"_line": pl.Int64, **dict.fromkeys(
+            ("event_id", "stream", "type", "time", "data", "meta"), pl.String)})
+    _checked(raw, source)
+    src = _column(raw, "source")
+    frame = pl.DataFrame([
+        raw["_line"],
+        _column(raw, "id").alias("event_id"),
+        _column(raw, "subject").fill_null(src).alias("stream"),
+        _column(raw, "type"),
+        _column(raw, "time"),
+        _data(raw, source).alias("data"),
+        _column(raw, "meta"),
+        src.alias("_source"),
+        *([raw["sequence"]] if "sequence" in raw.columns else []),
+    ])
+    frame = _order(frame)
+    _check_ids(frame, source)
+    return frame.drop("_source", "sequence", strict=False)
 
 
 def read_cloudevents(path: PathLike, *, duplicates: Duplicates = "error") -> EventLog:
@@ -264,28 +304,27 @@ def read_cloudevents(path: PathLike, *, duplicates: Duplicates = "error") -> Eve
     source = str(path)
     raw = read_bytes(path)
     check_utf8(raw, source)
-    text = raw.lstrip(b" \t\r\n")
-    with gc_paused():  # hundreds of thousands of small dicts (see gc_paused)
-        if text.startswith(b"["):
-            events = _events_from_array(raw.decode(), source)
-        else:
-            events = _events_from_lines(raw, source)
-        bar = progress(len(events), "converting", unit="event") if len(events) > 100_000 else None
-        rows = []
-        for k, (line, obj) in enumerate(events):
-            rows.append(_row(obj, line, source))
-            if bar is not None and k % 65_536 == 65_535:
-                bar.update(65_536)
-        if bar is not None:
-            bar.close()
-        del events
-    rows = _order(rows)
-    _check_ids(rows, source)
-    frame = pl.DataFrame(
-        {
-            "_line": pl.Series([r["_line"] for r in rows], dtype=pl.Int64),
-            **{c: pl.Series([r[c] for r in rows], dtype=pl.String)
-               for c in ("event_id", "stream", "type", "time", "data", "meta")},
-        }
-    )
-    return log_from_raw(frame, source, {}, duplicates)
+    plan = _CloudPlan()
+    if raw.lstrip(b" \t\r\n").startswith(b"["):
+        with gc_paused():
+            objects = _events_from_array(raw.decode(), source)
+        frame = frame_of_objects((o for _, o in objects), [n for n, _ in objects], source, plan)
+    else:
+        lines, numbers = split_lines(raw)
+        try:
+            frame = frame_from_lines(lines, numbers, source, {}, plan=plan,
+                                     unterminated=bool(raw) and not raw.endswith(b"\n"))
+        except LogFormatError:
+            whole = _one_object(raw)  # one pretty-printed event?
+            if whole is None:
+                raise
+            frame = frame_of_objects([whole], numbers.head(1).to_list(), source, plan)
+    return log_from_raw(_events(frame, source), source, {}, duplicates)
+
+
+def _one_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        whole = loads(raw.decode())
+    except ValueError:
+        return None
+    return whole if isinstance(whole, dict) else None
