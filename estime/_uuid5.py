@@ -5,13 +5,15 @@ column with a numpy SHA-1 (:func:`_event_id_column`), all byte-for-byte equal.
 
 The column path builds each message (namespace, stream bytes, NUL, version digits, padding)
 straight from the arrow buffer of the streams and the int64 versions, then runs SHA-1 over
-chunks of rows in worker threads (numpy releases the GIL). Rows are sorted by message length,
-so a chunk usually shares one length: its padding and length words are constants, which the
-compression folds into scalars (the namespace words and the rounds they alone feed, too).
+chunks of rows in worker threads (numpy releases the GIL). Rows are sorted by the lengths of
+stream and version, so a chunk usually shares them: the bytes sit at the same places in every
+row, and the padding and length words are constants, which the compression folds into scalars
+(the namespace words, and the rounds they alone feed, too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -89,15 +91,19 @@ def _u32(x: int) -> Any:
     return np.array(x, np.uint32)
 
 
+def _u8(x: int) -> Any:
+    return np.array(x, np.uint8)
+
+
 _KU = tuple(_u32(k) for k in _K)
 _SH = {r: _u32(r) for r in (1, 2, 5, 8, 16, 24, 27, 30, 31)}
 _NS_WORDS = [int.from_bytes(_NS[i:i + 4], "big") for i in range(0, 16, 4)]
 _MAX_BLOCKS = 4  # longer names (more than 247 bytes with the namespace) go through hashlib
-# Rows per task: at most _CHUNK_ROWS (long GIL-free numpy calls; more rows fall out of cache)
-# and about an eighth of the rows (threads get tasks of even sizes), but no fewer than
-# _MIN_CHUNK_ROWS (each task costs some 1,500 numpy calls per block)
+# Rows per task. Each task costs some 1,500 numpy calls per block, and two threads only gain
+# when each call's GIL-free work is long; more rows fall out of cache. 8k-row tasks take twice
+# as long as 64k-row ones on 2 cores, even for 100k rows (a single thread then does most).
 _CHUNK_ROWS = 65536
-_MIN_CHUNK_ROWS = 8192
+_THREADS_MIN_ROWS = 50_000  # fewer rows are hashed in the calling thread
 
 
 def _rotl(x: int, r: int) -> int:
@@ -120,6 +126,8 @@ class _Scratch:
         self.ring = np.empty((16, m), np.uint32)
         self.work = np.empty((8, m), np.uint32)  # a..e, tmp, f, t1
         self.states = np.empty((2, 5, m), np.uint32)
+        self.text = np.empty((9, m), "<u4")  # ids' text, a row per 4 characters
+        self.rows = np.empty((m, 9), "<u4")  # ... a row per id
         self.bufs: dict[int, Any] = {}
 
     def words(self, k: int) -> Any:
@@ -306,17 +314,20 @@ class _Names:
         v = versions.cast(pl.Int64).to_numpy()
         self.neg = v < 0
         self.u = np.abs(v).view(np.uint64)  # -2**63 wraps to 2**63: still its magnitude
-        self.digits = np.ones(n, np.int64)
+        self.digits = self.neg.astype(np.uint8)  # the version's text: sign and digits
+        _ADD(self.digits, _u8(1), self.digits)
         top, p = int(self.u.max()), 10
         while p <= top:
-            self.digits += self.u >= np.uint64(p)
+            _ADD(self.digits, self.u >= np.uint64(p), self.digits)
             p *= 10
-        self.digits += self.neg
-        self.lens = self.ls + 1 + self.digits
+        self.lens = self.ls + 1
+        _ADD(self.lens, self.digits, self.lens)
 
     def keys(self) -> Any:
         """Sort keys: name length (or _LONGEST + 1 for longer names), version length."""
-        return (np.minimum(self.lens, _LONGEST + 1) * _DIGITS + self.digits).astype(np.uint16)
+        keys = np.minimum(self.lens, _LONGEST + 1).astype(np.uint16)
+        np.multiply(keys, np.uint16(_DIGITS), keys)
+        return _ADD(keys, self.digits, keys)
 
     def text(self, rows: Any, width: int) -> Any:
         """``width`` bytes of the text from each row's stream on, as a (rows, width) array."""
@@ -423,11 +434,12 @@ def _event_id_column(streams: pl.Series, versions: pl.Series) -> pl.Series:
     if n == 0:
         return pl.Series("event_id", [], pl.String)
     names = _Names(streams, versions)
-    chunk = min(_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, -(-n // 8)))
-    order, tasks = _tasks(names.keys(), chunk)
-    digest = np.empty((4, n), np.uint32)  # the first 128 bits of each SHA-1
-    text = np.empty((n, 9), np.uint32)  # the 36 bytes of each id
+    order, tasks = _tasks(names.keys(), _CHUNK_ROWS)
+    text = np.empty((n, 9), "<u4")  # the 36 bytes of each id
+    ids = text.view("V36").reshape(n)
     workers = max(1, min(os.cpu_count() or 1, 4, len(tasks)))
+    if n < _THREADS_MIN_ROWS:
+        workers = 1
     scratch: queue.SimpleQueue[_Scratch] = queue.SimpleQueue()
     for _ in range(workers):
         scratch.put(_Scratch(max((hi - lo for lo, hi, _ in tasks), default=0)))
@@ -441,38 +453,36 @@ def _event_id_column(streams: pl.Series, versions: pl.Series) -> pl.Series:
             state: list[Word] = list(_H0)
             for b in range(k):
                 state = _compress(words[16 * b:16 * b + 16], state, s.states[b % 2], s, hi - lo)
-            for i in range(4):
-                digest[i, rows] = state[i]
+            ids[rows] = _format(s.states[(k - 1) % 2, :4, :hi - lo], s)
         finally:
             scratch.put(s)
 
-    step = 4 * chunk
-    with ThreadPoolExecutor(workers) as pool:
-        for _ in pool.map(hash_task, tasks):
+    with ThreadPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        for _ in (pool.map if pool else map)(hash_task, tasks):
             pass
-        long_rows = order[sum(hi - lo for lo, hi, _ in tasks):]
-        for i, name, v in zip(long_rows.tolist(), streams.gather(long_rows).to_list(),
-                              versions.gather(long_rows).to_list()):
+    long_rows = order[sum(hi - lo for lo, hi, _ in tasks):]
+    if len(long_rows):
+        digest = np.empty((4, len(long_rows)), np.uint32)
+        for i, (name, v) in enumerate(zip(streams.gather(long_rows).to_list(),
+                                          versions.gather(long_rows).to_list())):
             h = hashlib.sha1(_NS + f"{name}\x00{v}".encode(), usedforsecurity=False)
             digest[:, i] = np.frombuffer(h.digest()[:16], ">u4")
-        for _ in pool.map(lambda lo: _format(digest[:, lo:lo + step], text[lo:lo + step]),
-                          range(0, n, step)):
-            pass
+        ids[long_rows] = _format(digest, _Scratch(len(long_rows)))
     offsets = pa.py_buffer(np.arange(0, 36 * (n + 1), 36, dtype=np.int64))
     arr = pa.Array.from_buffers(pa.large_string(), n,
                                 [None, offsets, pa.py_buffer(text.view(np.uint8))])
     return pl.Series("event_id", arr, pl.String)
 
 
-def _format(digest: Any, out: Any) -> None:
-    """The text of the UUIDs whose first 128 bits are the rows of ``digest`` (4, m), into
-    ``out`` (m, 9): version 5, variant 10, little-endian words of 4 characters."""
+def _format(digest: Any, s: _Scratch) -> Any:
+    """The text of the UUIDs whose first 128 bits are the rows of ``digest`` (4, m), as m
+    items of 36 bytes (version 5, variant 10), in ``s``'s arrays."""
     m = digest.shape[1]
     hex4 = _hex4()
-    text = np.empty((9, m), np.uint32)
-    groups = np.empty((3, m), np.uint32)  # hex digits 9-12, 14-17, 19-22 (before the dash)
-    half = np.empty(m, np.intp)
-    word = np.empty(m, np.uint32)
+    text = s.text[:, :m]  # little-endian words of four characters
+    groups = s.work[:3, :m]  # hex digits 9-12, 14-17, 19-22 (before a dash)
+    half = s.ring[:2].reshape(-1).view(np.intp)[:m]  # indexes into hex4 (rows 0-1 free)
+    word = s.work[3, :m]
     dst = (text[0], text[1], groups[0], groups[1], groups[2], text[6], text[7], text[8])
     for g in range(4):
         if g == 1:  # the version nibble: 5
@@ -502,4 +512,6 @@ def _format(digest: Any, out: Any) -> None:
     _OR(text[4], _u32(0x2D0000), text[4])
     _SHR(g4, _SH[8], text[5])
     _OR(text[5], _u32(0x2D000000), text[5])
+    out = s.rows[:m]
     out[...] = text.T
+    return out.view("V36").reshape(m)
