@@ -100,6 +100,7 @@ def test_normalize_assigns_the_same_ids_above_and_below_the_threshold() -> None:
 @contextmanager
 def _small_chunks(rows: int = 8, threads: int = 4) -> Iterator[None]:
     with patch.object(_uuid5, "_CHUNK_ROWS", rows), \
+            patch.object(_uuid5, "_THREADS_MIN_ROWS", 0), \
             patch.object(_uuid5.os, "cpu_count", lambda: threads):
         yield
 
