@@ -187,7 +187,7 @@ def settle() -> None:
     afterwards the kept events count as long-lived and full collections are rare again.
     """
     global _unsettled
-    if _unsettled >= 100_000:
+    if _unsettled >= 100_000:  # works with the collector paused too
         _unsettled = 0
         gc.collect()
 
