@@ -17,7 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-ORDER = ["log", "store", "replay", "diff", "interop", "branch", "browser"]
+ORDER = ["log", "normalize", "event_ids", "store", "replay", "diff", "interop", "branch",
+         "browser"]
 
 
 def main(argv: list[str]) -> int:
