@@ -4,7 +4,8 @@ A log is a polars frame; handlers want Python objects. A chunk of rows is decode
 C-level operations (one orjson parse of the chunk's payloads joined as a JSON array, numpy
 for integers, shared string objects for streams and types; ``meta`` and ``event_id`` are
 read only when asked for): about a microsecond per event, more than a bare fold of already
-decoded events costs.
+decoded events costs. During a long first read, the polars and numpy half of the next
+chunk's decoding runs in a worker thread while the fold goes on.
 
 So decoded chunks are kept, per log, while a process-wide budget allows: replaying the log
 again (another projection, a compare, a root-cause search, the slider scrubbing) folds
@@ -22,6 +23,7 @@ from __future__ import annotations
 import gc
 import os
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import repeat
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -61,15 +63,6 @@ class _Columns:
         self.big: dict[int, np.ndarray] = {}
 
 
-def _codes(col: pl.Series) -> list[str]:
-    """The column as strings, one object per distinct value (kept events share them)."""
-    labels = col.unique(maintain_order=True)
-    if len(labels) * 4 > len(col):
-        return col.to_list()
-    codes = col.cast(pl.Enum(labels)).to_physical().to_numpy()
-    return np.array(labels.to_list(), dtype=object)[codes].tolist()
-
-
 def _big_rows(texts: pl.Series, joined: bytes | None = None) -> np.ndarray:
     """Indices of the rows whose JSON text has a run of 19 or more digits.
 
@@ -88,45 +81,79 @@ def _big_rows(texts: pl.Series, joined: bytes | None = None) -> np.ndarray:
 
 def decode(part: pl.DataFrame, big: np.ndarray | None = None) -> list[Event]:
     """The events of a canonical frame slice (``big``: its rows with big integers)."""
-    return _decoded(part, big)[0]
+    return _build(_prepare(part, big))
 
 
-def _decoded(part: pl.DataFrame, big: np.ndarray | None) -> tuple[list[Event], np.ndarray, bool]:
-    """(the events, ``big``, whether every payload is flat: no nested object or array)."""
-    texts = part["data"]
+class _Prepared:
+    """A chunk's columns made ready for :func:`_build` with polars and numpy alone (no
+    Python object per row), so that it can run in a worker thread while the fold goes on:
+    polars and numpy release the GIL."""
+
+    __slots__ = ("big", "flat", "joined", "objects", "part", "seq", "stream", "sv", "time",
+                 "type", "version")
+
+    def __init__(self, part: pl.DataFrame, big: np.ndarray | None) -> None:
+        texts = part["data"]
+        n = part.height
+        self.part = part
+        # One parse of the whole chunk as a JSON array: a third cheaper than a call per row.
+        self.joined = ("[" + texts.str.join(",").item() + "]").encode() if n else b"[]"
+        self.big = _big_rows(texts, self.joined) if big is None else big
+        self.objects = bool(texts.str.starts_with("{").all())
+        if self.objects:  # flat: no bracket but each row's first and the array's own
+            a = np.frombuffer(self.joined, np.uint8)
+            self.flat = bool(np.count_nonzero(a == 123) + np.count_nonzero(a == 91) == n + 1)
+        else:
+            self.flat = not texts.str.slice(1).str.contains(r"[\[{]").any()
+        self.seq = part["seq"].to_numpy()
+        self.version = part["version"].to_numpy()
+        self.sv = part["schema_version"].to_numpy()
+        self.time = part["time"].dt.epoch("us")  # Event.time converts on access
+        self.stream = _codes(part["stream"])
+        self.type = _codes(part["type"])
+
+
+def _prepare(part: pl.DataFrame, big: np.ndarray | None) -> _Prepared:
+    return _Prepared(part, big)
+
+
+def _codes(col: pl.Series) -> tuple[np.ndarray, np.ndarray] | pl.Series:
+    """The column as (distinct values as objects, codes), or itself when mostly distinct:
+    kept events then share one string object per value."""
+    labels = col.unique(maintain_order=True)
+    if len(labels) * 4 > len(col):
+        return col
+    codes = col.cast(pl.Enum(labels)).to_physical().to_numpy()
+    return np.array(labels.to_list(), dtype=object), codes
+
+
+def _strings(coded: tuple[np.ndarray, np.ndarray] | pl.Series) -> list[str]:
+    if isinstance(coded, pl.Series):
+        return coded.to_list()
+    labels, codes = coded
+    return labels[codes].tolist()
+
+
+def _build(prep: _Prepared) -> list[Event]:
+    """The events of a prepared chunk (Python objects: in the calling thread)."""
+    part = prep.part
     n = part.height
     if not n:
-        return [], np.empty(0, dtype=np.int64), True
-    # One parse of the whole chunk as a JSON array: a third cheaper than a call per row.
-    joined = ("[" + texts.str.join(",").item() + "]").encode()
-    if big is None:
-        big = _big_rows(texts, joined)
-    objects = bool(texts.str.starts_with("{").all())
+        return []
+    texts = part["data"]
     with gc_paused():
-        datas = orjson.loads(joined)
-        for i in big.tolist():
+        datas = orjson.loads(prep.joined)
+        for i in prep.big.tolist():
             datas[i] = json_loads(texts[i])
-        events = _events(part, datas, objects)
-    if objects:  # flat: no bracket but each row's first and the array's own
-        a = np.frombuffer(joined, np.uint8)
-        flat = np.count_nonzero(a == 123) + np.count_nonzero(a == 91) == n + 1
-    else:
-        flat = not texts.str.slice(1).str.contains(r"[\[{]").any()
-    return events, big, flat
-
-
-def _events(part: pl.DataFrame, datas: list[Any], objects: bool) -> list[Event]:
-    n = part.height
-    columns = (
-        part["seq"].to_numpy().tolist(), _codes(part["stream"]),
-        part["version"].to_numpy().tolist(), _codes(part["type"]),
-        part["time"].dt.epoch("us").to_list(),  # Event.time converts on access
-        map(MappingProxyType if objects else freeze, datas),
-        repeat(_Rows(part.select("meta", "event_id")), n),  # Event.meta and .event_id
-        range(n),                                            # read these on access
-        part["schema_version"].to_numpy().tolist(),
-    )
-    return list(map(tuple.__new__, repeat(Event), zip(*columns)))
+        columns = (
+            prep.seq.tolist(), _strings(prep.stream), prep.version.tolist(),
+            _strings(prep.type), prep.time.to_list(),
+            map(MappingProxyType if prep.objects else freeze, datas),
+            repeat(_Rows(part.select("meta", "event_id")), n),  # Event.meta and .event_id
+            range(n),                                            # read these on access
+            prep.sv.tolist(),
+        )
+        return list(map(tuple.__new__, repeat(Event), zip(*columns)))
 
 
 # ----------------------------------------------------------------------------- the cache
@@ -218,17 +245,66 @@ def iter_chunks(owner: Any, frame: pl.DataFrame, cols: _Columns | None, start: i
             yield decode(frame.slice(lo, min(CHUNK, stop - lo)))
         return
     height = frame.height
-    for k in range(start // CHUNK, (stop - 1) // CHUNK + 1 if stop > start else 0):
+    ks = range(start // CHUNK, (stop - 1) // CHUNK + 1 if stop > start else 0)
+    whole = [k for k in ks if cols.chunks.get(k) is None
+             and (max(start, k * CHUNK), min(stop, height, (k + 1) * CHUNK))
+             == (k * CHUNK, min(height, (k + 1) * CHUNK))]
+    # Chunks to decode whole: the next one is prepared in a worker thread meanwhile.
+    ahead = _Ahead(frame, cols, whole) if len(whole) > 1 and PREFETCH else None
+    for k in ks:
         lo, hi = k * CHUNK, min(height, (k + 1) * CHUNK)
         a, b = max(start, lo), min(stop, hi)
         kept = cols.chunks.get(k)
         if kept is not None:
             yield kept if (a, b) == (lo, hi) else kept[a - lo:b - lo]
         elif (a, b) == (lo, hi):
-            part = frame.slice(lo, hi - lo)
-            events, cols.big[k], flat = _decoded(part, cols.big.get(k))
+            prep = ahead.take(k) if ahead is not None else _prepare(
+                frame.slice(lo, hi - lo), cols.big.get(k))
+            events = _build(prep)
+            cols.big[k] = prep.big
             if k not in cols.chunks:
-                _keep(owner, cols, k, part, events, flat)
+                _keep(owner, cols, k, prep.part, events, prep.flat)
             yield events
         else:
             yield decode(frame.slice(a, b - a))
+
+
+#: Prepare the next chunk in a worker thread during long first reads (measured: a first
+#: replay of 1M events 5-7% faster on 2 cores).
+PREFETCH = True
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
+
+
+def _worker() -> ThreadPoolExecutor:
+    """The decoding worker thread's pool (a new one in a forked child: the parent's thread
+    does not exist there)."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=1,
+                                                 thread_name_prefix="estime-decode"))
+    return _pool[1]
+
+
+class _Ahead:
+    """Prepares the chunks ``ks`` one ahead of their use, in a worker thread."""
+
+    def __init__(self, frame: pl.DataFrame, cols: _Columns, ks: list[int]) -> None:
+        self.pool = _worker()
+        self.frame, self.cols, self.ks = frame, cols, ks
+        self.next: dict[int, Future[_Prepared]] = {}
+        self.i = 0
+        self._submit()
+
+    def _submit(self) -> None:
+        if self.i < len(self.ks):
+            k = self.ks[self.i]
+            part = self.frame.slice(k * CHUNK, CHUNK)
+            self.next[k] = self.pool.submit(_prepare, part, self.cols.big.get(k))
+            self.i += 1
+
+    def take(self, k: int) -> _Prepared:
+        future = self.next.pop(k, None)
+        self._submit()
+        if future is None:
+            return _prepare(self.frame.slice(k * CHUNK, CHUNK), self.cols.big.get(k))
+        return future.result()

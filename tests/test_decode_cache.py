@@ -133,3 +133,32 @@ def test_chunks_decode_big_integers_exactly_and_keep_only_flat_payloads(where, v
     assert events[where].data["big"] == value and type(events[where].data["big"]) is int
     assert [e.data["n"] for e in events] == list(range(5000))
     assert (log._columns.chunks.get(0) is not None) == (nested in (None, "x"))
+
+
+def _mixed_log(n: int) -> es.EventLog:
+    # flat and nested payloads, big integers, several streams and types
+    return es.EventLog.from_records([
+        {"stream": f"s{i % 7}", "type": "Added" if i % 5 else "Tagged",
+         "data": {"n": i, "tags": [i]} if i % 900 == 3 else
+         {"n": i, "big": 2**70 + i} if i % 1000 == 7 else {"n": i}}
+        for i in range(n)
+    ])
+
+
+def test_chunks_prepared_ahead_decode_like_the_plain_path(budget, monkeypatch):
+    monkeypatch.setattr(_decode, "CHUNK", 512)
+    monkeypatch.setattr(_decode, "_CACHED_FROM", 100)
+    runs = {}
+    for prefetch in (True, False):
+        monkeypatch.setattr(_decode, "PREFETCH", prefetch)
+        log = _mixed_log(3000)
+        events = list(log.iter_events(0, 3000))
+        kept = {k: c is not None for k, c in log._columns.chunks.items()}
+        runs[prefetch] = (events, kept, es.replay(_mixed_log(3000), _sums()).final)
+    assert runs[True] == runs[False]
+    events, kept, _ = runs[True]
+    assert [e.data["n"] for e in events] == list(range(3000))
+    assert events[1007].data["big"] == 2**70 + 1007
+    # a chunk is kept unless it holds a nested payload (rows 3, 903, 1803, 2703)
+    assert kept == {k: not any(i % 900 == 3 for i in range(512 * k, min(3000, 512 * k + 512)))
+                    for k in range(6)}
