@@ -20,6 +20,7 @@ turn it off) or call :func:`set_cache_limit`. Memory is given back when the log 
 
 from __future__ import annotations
 
+import bisect
 import gc
 import os
 import weakref
@@ -303,7 +304,11 @@ class _Ahead:
             self.i += 1
 
     def take(self, k: int) -> _Prepared:
+        """Chunk ``k``, prepared (ahead, or now); the chunk after it starts in the worker."""
         future = self.next.pop(k, None)
+        for stale in [j for j in self.next if j < k]:  # chunks kept meanwhile by others
+            del self.next[stale]
+        self.i = max(self.i, bisect.bisect_right(self.ks, k))
         self._submit()
         if future is None:
             return _prepare(self.frame.slice(k * CHUNK, CHUNK), self.cols.big.get(k))

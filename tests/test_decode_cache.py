@@ -162,3 +162,16 @@ def test_chunks_prepared_ahead_decode_like_the_plain_path(budget, monkeypatch):
     # a chunk is kept unless it holds a nested payload (rows 3, 903, 1803, 2703)
     assert kept == {k: not any(i % 900 == 3 for i in range(512 * k, min(3000, 512 * k + 512)))
                     for k in range(6)}
+
+
+def test_chunks_kept_by_another_reader_meanwhile_are_skipped(budget, monkeypatch):
+    monkeypatch.setattr(_decode, "CHUNK", 512)
+    monkeypatch.setattr(_decode, "_CACHED_FROM", 100)
+    log = _mixed_log(4000)
+    seen = []
+    for i, chunk in enumerate(log.iter_chunks(0, 4000)):
+        seen += chunk
+        if i in (0, 3):  # another read keeps the chunk after next, then the next one
+            list(log.iter_events(512 * (i + 2), 512 * (i + 3)))
+            list(log.iter_events(512 * (i + 1), 512 * (i + 2)))
+    assert seen == list(_mixed_log(4000))
