@@ -67,7 +67,7 @@ class _Columns:
 def _big_rows(texts: pl.Series, joined: bytes | None = None) -> np.ndarray:
     """Indices of the rows whose JSON text has a run of 19 or more digits.
 
-    ``joined``: the rows' texts joined (as :func:`_decoded` parses them), checked first for
+    ``joined``: the rows' texts joined (as :class:`_Prepared` has them), checked first for
     two digits 9 bytes apart (every run of 19 digits has such a pair): most chunks have
     none, and the per-row search is skipped.
     """
@@ -82,7 +82,7 @@ def _big_rows(texts: pl.Series, joined: bytes | None = None) -> np.ndarray:
 
 def decode(part: pl.DataFrame, big: np.ndarray | None = None) -> list[Event]:
     """The events of a canonical frame slice (``big``: its rows with big integers)."""
-    return _build(_prepare(part, big))
+    return _build(_Prepared(part, big))
 
 
 class _Prepared:
@@ -112,10 +112,6 @@ class _Prepared:
         self.time = part["time"].dt.epoch("us")  # Event.time converts on access
         self.stream = _codes(part["stream"])
         self.type = _codes(part["type"])
-
-
-def _prepare(part: pl.DataFrame, big: np.ndarray | None) -> _Prepared:
-    return _Prepared(part, big)
 
 
 def _codes(col: pl.Series) -> tuple[np.ndarray, np.ndarray] | pl.Series:
@@ -247,10 +243,9 @@ def iter_chunks(owner: Any, frame: pl.DataFrame, cols: _Columns | None, start: i
         return
     height = frame.height
     ks = range(start // CHUNK, (stop - 1) // CHUNK + 1 if stop > start else 0)
-    whole = [k for k in ks if cols.chunks.get(k) is None
-             and (max(start, k * CHUNK), min(stop, height, (k + 1) * CHUNK))
-             == (k * CHUNK, min(height, (k + 1) * CHUNK))]
     # Chunks to decode whole: the next one is prepared in a worker thread meanwhile.
+    whole = [k for k in ks if start <= k * CHUNK and min(height, (k + 1) * CHUNK) <= stop
+             and cols.chunks.get(k) is None]
     ahead = _Ahead(frame, cols, whole) if len(whole) > 1 and PREFETCH else None
     for k in ks:
         lo, hi = k * CHUNK, min(height, (k + 1) * CHUNK)
@@ -259,7 +254,7 @@ def iter_chunks(owner: Any, frame: pl.DataFrame, cols: _Columns | None, start: i
         if kept is not None:
             yield kept if (a, b) == (lo, hi) else kept[a - lo:b - lo]
         elif (a, b) == (lo, hi):
-            prep = ahead.take(k) if ahead is not None else _prepare(
+            prep = ahead.take(k) if ahead is not None else _Prepared(
                 frame.slice(lo, hi - lo), cols.big.get(k))
             events = _build(prep)
             cols.big[k] = prep.big
@@ -300,7 +295,7 @@ class _Ahead:
         if self.i < len(self.ks):
             k = self.ks[self.i]
             part = self.frame.slice(k * CHUNK, CHUNK)
-            self.next[k] = self.pool.submit(_prepare, part, self.cols.big.get(k))
+            self.next[k] = self.pool.submit(_Prepared, part, self.cols.big.get(k))
             self.i += 1
 
     def take(self, k: int) -> _Prepared:
@@ -311,5 +306,5 @@ class _Ahead:
         self.i = max(self.i, bisect.bisect_right(self.ks, k))
         self._submit()
         if future is None:
-            return _prepare(self.frame.slice(k * CHUNK, CHUNK), self.cols.big.get(k))
+            return _Prepared(self.frame.slice(k * CHUNK, CHUNK), self.cols.big.get(k))
         return future.result()
