@@ -256,8 +256,8 @@ def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, pla
     The other lines are left to the next layout or the line-by-line parser."""
     keys = list(first)
     kinds = [_kind(v) for v in first.values()]
-    roles = [plan.role(k) for k in keys]
-    roles = ["column" if r == "both" else r for r in roles]  # and a payload part, below
+    # a "both" key is cut as a column (its payload part is added below)
+    roles = ["column" if r == "both" else r for r in map(plan.role, keys)]
     quoted = [r == "column" and k == "str" for k, r in zip(kinds, roles)]
     checks = [e for i, (k, r) in enumerate(zip(kinds, roles)) for e in _check_exprs(i, k, r)]
     find, cut = _cut(keys, quoted, spaced)
