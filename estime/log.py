@@ -349,26 +349,24 @@ class EventLog:
 
     # ------------------------------------------------------------------ writers
 
-    def _jsonl_lines(self) -> pl.Series:
-        f = self._frame
-        extras = [c for c in f.columns if c not in SCHEMA]
+    def _jsonl_line(self) -> pl.Expr:
+        """Each row as its JSON Lines text (payloads inline: they are compact JSON text)."""
+        extras = [c for c in self._frame.columns if c not in SCHEMA]
         time_text = pl.col("time").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ").alias("time")
         head = pl.struct("seq", "stream", "version", "type", time_text).struct.json_encode()
         tail = pl.struct("event_id", "schema_version", *extras).struct.json_encode()
-        return f.select(pl.concat_str(
+        return pl.concat_str(
             head.str.head(-1), pl.lit(',"data":'), pl.col("data"), pl.lit(',"meta":'),
             pl.col("meta"), pl.lit(","), tail.str.tail(-1),
-        ).alias("line")).to_series()
+        ).alias("line")
 
     def write_jsonl(self, path: str | Path) -> Path:
         """Write one JSON object per line (canonical fields; payloads inline as JSON)."""
         path = Path(path)
-        lines = self._jsonl_lines()
-        with path.open("w", encoding="utf-8") as fh:
-            for lo in range(0, len(lines), _decode.CHUNK):
-                chunk = lines.slice(lo, _decode.CHUNK).to_list()
-                fh.write("\n".join(chunk))
-                fh.write("\n")
+        # The lines are built and written by polars' streaming engine; a one-column CSV
+        # without quoting is the lines themselves (JSON text has no raw newline).
+        self._frame.lazy().select(self._jsonl_line()).sink_csv(
+            path, include_header=False, quote_style="never")
         return path
 
     def write_parquet(self, path: str | Path) -> Path:
