@@ -565,3 +565,16 @@ def test_a_layout_cut_never_splits_a_character_of_another_layout(tmp_path):
     log = read_jsonl(p)
     assert [e.data for e in log] == [
         f"\U00010000\U00010000{i}" if i % 3 == 1 else i for i in range(3000)]
+
+
+def test_write_jsonl_of_an_empty_log_and_of_hostile_text(tmp_path):
+    empty = EventLog.from_records([])
+    p = empty.write_jsonl(tmp_path / "empty.jsonl")
+    assert p.read_bytes() == b"" and len(read_jsonl(p)) == 0
+    log = EventLog.from_records([
+        {"stream": 'a\nb,"c"\\', "type": "T\u2028", "data": {"x": "y\nz", "n": 10**30}},
+        {"stream": "é", "type": "U", "data": [1, {"k": None}], "meta": {"m": "\t"}},
+    ])
+    p = log.write_jsonl(tmp_path / "hostile.jsonl")
+    assert p.read_bytes().count(b"\n") == 2
+    assert read_jsonl(p) == log
