@@ -350,20 +350,19 @@ def normalize(
         # versions increasing within each stream are unique too: the duplicate search only
         # runs to explain a failure
         bad = frame.select(pl.col("version").diff().over("stream") <= 0).to_series()
-        dup = frame.select(pl.struct("stream", "version").is_duplicated()).to_series() if (
-            bad.any()) else bad
-        if dup.any():
-            i = dup.arg_true()[-1]
-            first = frame.with_row_index("__i").filter(
-                (pl.col("stream") == frame["stream"][i])
-                & (pl.col("version") == frame["version"][i])
-            )["__i"][0]
-            raise _fail(
-                f"{where(frame, i)}: stream {frame['stream'][i]!r} version "
-                f"{frame['version'][i]} already appears at {where(frame, first)}; each "
-                "(stream, version) must be unique."
-            )
         if bad.any():
+            dup = frame.select(pl.struct("stream", "version").is_duplicated()).to_series()
+            if dup.any():
+                i = dup.arg_true()[-1]
+                first = frame.with_row_index("__i").filter(
+                    (pl.col("stream") == frame["stream"][i])
+                    & (pl.col("version") == frame["version"][i])
+                )["__i"][0]
+                raise _fail(
+                    f"{where(frame, i)}: stream {frame['stream'][i]!r} version "
+                    f"{frame['version'][i]} already appears at {where(frame, first)}; each "
+                    "(stream, version) must be unique."
+                )
             i = bad.arg_true()[0]
             raise _fail(
                 f"{where(frame, i)}: stream {frame['stream'][i]!r} version {frame['version'][i]} "
@@ -381,12 +380,13 @@ def normalize(
         if some_given:
             assigned = frame["event_id"].fill_null(assigned)
         frame = frame.with_columns(assigned.alias("event_id"))
-        dup = frame["event_id"].is_duplicated() if (
-            some_given and not _distinct(frame["event_id"])) else pl.Series([False])
-        if dup.any():
-            i = dup.arg_true()[-1]
-            raise _fail(f"{where(frame, i)}: event_id {frame['event_id'][i]!r} is used twice "
-                        "(an assigned id collides with a given one); give every event an id")
+        if some_given and not _distinct(frame["event_id"]):
+            dup = frame["event_id"].is_duplicated()
+            if dup.any():
+                i = dup.arg_true()[-1]
+                raise _fail(f"{where(frame, i)}: event_id {frame['event_id'][i]!r} is used "
+                            "twice (an assigned id collides with a given one); give every "
+                            "event an id")
 
     extras = [c for c in frame.columns if c not in SCHEMA and c not in ("_line", "__pos")]
     frame = frame.select(
