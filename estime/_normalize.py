@@ -174,7 +174,8 @@ def _as_utc(v: datetime) -> datetime:
 
 def _parse_time(text: str, where: Any) -> datetime:
     try:
-        return _as_utc(datetime.fromisoformat(text.strip()))
+        # RFC 3339 allows a lowercase "t" and "z"; Python's parser wants them uppercase
+        return _as_utc(datetime.fromisoformat(text.strip().upper()))
     except ValueError:
         raise _fail(
             f"{where()}: field 'time' is not a time: {text[:60]!r}. "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime
 import warnings
 from pathlib import Path
 from typing import Any
@@ -578,3 +579,15 @@ def test_write_jsonl_of_an_empty_log_and_of_hostile_text(tmp_path):
     p = log.write_jsonl(tmp_path / "hostile.jsonl")
     assert p.read_bytes().count(b"\n") == 2
     assert read_jsonl(p) == log
+
+
+def test_times_in_every_rfc3339_form_producers_write(tmp_path):
+    """Offsets, nanoseconds (Go's RFC3339Nano), a space for "T", and the lowercase "t" and
+    "z" RFC 3339 allows, mixed in one file: all become the same UTC instants."""
+    forms = ["2024-01-01T10:00:00.123456Z", "2024-01-01T12:00:00.123456789+02:00",
+             "2024-01-01 10:00:00.123456Z", "2024-01-01t10:00:00.123456z",
+             "2024-01-01T04:30:00.123456-05:30", "2024-01-01T10:00:00.123456"]
+    lines = [json.dumps({"stream": "s", "type": "T", "time": t, "data": {}}) for t in forms]
+    log = read_jsonl(write(tmp_path, "\n".join(lines).encode() + b"\n", "times.jsonl"))
+    want = datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    assert [e.time for e in log] == [want] * len(forms)
