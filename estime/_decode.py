@@ -142,12 +142,13 @@ def _build(prep: _Prepared) -> list[Event]:
         datas = orjson.loads(prep.joined)
         for i in prep.big.tolist():
             datas[i] = json_loads(texts[i])
+        seqs = prep.seq.tolist()
         columns = (
-            prep.seq.tolist(), _strings(prep.stream), prep.version.tolist(),
+            seqs, _strings(prep.stream), prep.version.tolist(),
             _strings(prep.type), prep.time.to_list(),
             map(MappingProxyType if prep.objects else freeze, datas),
-            repeat(_Rows(part.select("meta", "event_id")), n),  # Event.meta and .event_id
-            range(n),                                            # read these on access
+            # Event.meta and .event_id are read on access, from the chunk's columns
+            repeat(_Rows(part.select("meta", "event_id"), prep.seq), n), seqs,
             prep.sv.tolist(),
         )
         return list(map(tuple.__new__, repeat(Event), zip(*columns)))

@@ -8,6 +8,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from estime._json import freeze, thaw, to_json_text
@@ -23,27 +24,36 @@ _FIELDS = ("seq", "stream", "version", "type", "time", "data", "meta", "event_id
 class _Rows:
     """Text columns of one decoded chunk, converted to Python strings on first access.
 
-    A decoded event keeps this (shared by its chunk) and its row number in place of its
-    ``meta`` and ``event_id``: most folds never read them, so a replay does not create two
-    strings per event for nothing.
+    A decoded event keeps this (shared by its chunk) in place of its ``meta``, and its seq
+    in place of its ``event_id``: most folds never read them, so a replay does not create
+    two strings (nor a row number) per event for nothing. The row is found from the seq.
     """
 
-    __slots__ = ("_event_id", "_meta", "frame")
+    __slots__ = ("_event_id", "_meta", "first", "frame", "seqs")
 
-    def __init__(self, frame: pl.DataFrame) -> None:
+    def __init__(self, frame: pl.DataFrame, seqs: np.ndarray) -> None:
         self.frame = frame
+        self.seqs = seqs  # increasing
+        n = len(seqs)
+        # consecutive seqs (the usual case): the row is an offset, no search
+        self.first = int(seqs[0]) if n and int(seqs[-1]) - int(seqs[0]) == n - 1 else None
         self._meta: list[str] | None = None
         self._event_id: list[str] | None = None
 
-    def meta(self, i: int) -> str:
+    def _row(self, seq: int) -> int:
+        if self.first is not None:
+            return seq - self.first
+        return int(np.searchsorted(self.seqs, seq))
+
+    def meta(self, seq: int) -> str:
         if self._meta is None:
             self._meta = self.frame["meta"].to_list()
-        return self._meta[i]
+        return self._meta[self._row(seq)]
 
-    def event_id(self, i: int) -> str:
+    def event_id(self, seq: int) -> str:
         if self._event_id is None:
             self._event_id = self.frame["event_id"].to_list()
-        return self._event_id[i]
+        return self._event_id[self._row(seq)]
 
 
 def _field(index: int, doc: str) -> Any:

@@ -175,3 +175,20 @@ def test_chunks_kept_by_another_reader_meanwhile_are_skipped(budget, monkeypatch
             list(log.iter_events(512 * (i + 2), 512 * (i + 3)))
             list(log.iter_events(512 * (i + 1), 512 * (i + 2)))
     assert seen == list(_mixed_log(4000))
+
+
+@pytest.mark.parametrize("step", [1, 3])  # consecutive seqs, and seqs with gaps
+def test_meta_and_event_id_of_decoded_events(budget, step):
+    """Decoded events read meta and event_id from their chunk's columns, found by seq."""
+    n = _decode.CHUNK + 3000
+    log = es.EventLog.from_records([
+        {"seq": 7 + step * i, "stream": f"s{i % 5}", "type": "Added", "data": {"n": i},
+         "meta": {"i": i}, "event_id": f"id-{i}"} for i in range(n)])
+    es.replay(log, _sums())  # decodes and keeps both chunks
+    assert log._columns.chunks[0] is not None
+    for e in (*log.iter_events(0, 10), *log.iter_events(n - 10, n),
+              *log.iter_events(_decode.CHUNK - 2, _decode.CHUNK + 2)):
+        i = (e.seq - 7) // step
+        assert (e.event_id, dict(e.meta), e.data["n"]) == (f"id-{i}", {"i": i}, i)
+    assert [e.event_id for e in log.iter_events(100, 4200)] == [
+        f"id-{i}" for i in range(100, 4200)]
