@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
