@@ -22,23 +22,26 @@ _FIELDS = ("seq", "stream", "version", "type", "time", "data", "meta", "event_id
 
 
 class _Rows:
-    """Text columns of one decoded chunk, converted to Python strings on first access.
+    """Columns of one decoded chunk, converted to Python values on first access.
 
-    A decoded event keeps this (shared by its chunk) in place of its ``meta``, and its seq
-    in place of its ``event_id``: most folds never read them, so a replay does not create
-    two strings (nor a row number) per event for nothing. The row is found from the seq.
+    A decoded event keeps this (shared by its chunk) in place of its ``time`` and ``meta``,
+    and its seq in place of its ``event_id``: most folds never read them, so a replay does
+    not create an integer and two strings (nor a row number) per event for nothing. The row
+    is found from the seq.
     """
 
-    __slots__ = ("_event_id", "_meta", "first", "frame", "seqs")
+    __slots__ = ("_event_id", "_meta", "_time", "first", "frame", "seqs", "times")
 
-    def __init__(self, frame: pl.DataFrame, seqs: np.ndarray) -> None:
-        self.frame = frame
+    def __init__(self, frame: pl.DataFrame, seqs: np.ndarray, times: pl.Series) -> None:
+        self.frame = frame  # meta and event_id
+        self.times = times  # microseconds since the epoch (Int64, nullable)
         self.seqs = seqs  # increasing
         n = len(seqs)
         # consecutive seqs (the usual case): the row is an offset, no search
         self.first = int(seqs[0]) if n and int(seqs[-1]) - int(seqs[0]) == n - 1 else None
         self._meta: list[str] | None = None
         self._event_id: list[str] | None = None
+        self._time: list[int | None] | None = None
 
     def _row(self, seq: int) -> int:
         if self.first is not None:
@@ -54,6 +57,11 @@ class _Rows:
         if self._event_id is None:
             self._event_id = self.frame["event_id"].to_list()
         return self._event_id[self._row(seq)]
+
+    def micros(self, seq: int) -> int | None:
+        if self._time is None:
+            self._time = self.times.to_list()
+        return self._time[self._row(seq)]
 
 
 def _field(index: int, doc: str) -> Any:
@@ -75,8 +83,9 @@ class Event(tuple):
 
     Events behave like named tuples (``_fields``, ``_replace``, ``_asdict``, unpacking,
     equality by value). Read fields by name: inside, ``time`` is kept as microseconds since
-    the epoch, and ``meta`` and ``event_id`` stay in the log's columns until read, so a
-    replay of a million events never pays for values its handlers do not look at.
+    the epoch, and in events decoded from a log ``time``, ``meta`` and ``event_id`` stay in
+    the log's columns until read, so a replay of a million events never pays for values
+    its handlers do not look at.
 
     >>> e = Event(seq=1, stream="a", version=1, type="X", data={"n": 1}, event_id="e1")
     >>> e.data["n"], dict(e.meta), e.time
@@ -111,10 +120,14 @@ class Event(tuple):
     @property
     def time(self) -> datetime | None:
         """When the event was recorded (UTC), or None."""
-        us = tuple.__getitem__(self, 4)
+        us = self._micros()
         if us is None or isinstance(us, datetime):
             return us
         return _EPOCH + timedelta(microseconds=us)
+
+    def _micros(self) -> int | datetime | None:
+        us = tuple.__getitem__(self, 4)
+        return us.micros(tuple.__getitem__(self, 0)) if type(us) is _Rows else us
 
     @property
     def meta(self) -> Mapping[str, Any]:
@@ -139,7 +152,7 @@ class Event(tuple):
     def _key(self) -> tuple[Any, ...]:
         """The fields as comparable values (how the event is stored inside is irrelevant)."""
         get = tuple.__getitem__
-        return (get(self, 0), get(self, 1), get(self, 2), get(self, 3), get(self, 4),
+        return (get(self, 0), get(self, 1), get(self, 2), get(self, 3), self._micros(),
                 get(self, 5), dict(self.meta), self.event_id, get(self, 8))
 
     def __eq__(self, other: object) -> bool:
@@ -156,7 +169,7 @@ class Event(tuple):
     def __reduce__(self) -> tuple[Any, ...]:
         get = tuple.__getitem__
         meta = self._meta_text()
-        return (Event, (get(self, 0), get(self, 1), get(self, 2), get(self, 3), get(self, 4),
+        return (Event, (get(self, 0), get(self, 1), get(self, 2), get(self, 3), self._micros(),
                         thaw(get(self, 5)), meta if isinstance(meta, str) else thaw(meta),
                         self.event_id, get(self, 8)))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import pickle
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -177,18 +179,27 @@ def test_chunks_kept_by_another_reader_meanwhile_are_skipped(budget, monkeypatch
     assert seen == list(_mixed_log(4000))
 
 
+def _when(i: int) -> datetime | None:
+    return None if i % 7 == 0 else datetime(2024, 1, 1, tzinfo=UTC) + timedelta(
+        seconds=i, microseconds=i % 1000)
+
+
 @pytest.mark.parametrize("step", [1, 3])  # consecutive seqs, and seqs with gaps
-def test_meta_and_event_id_of_decoded_events(budget, step):
-    """Decoded events read meta and event_id from their chunk's columns, found by seq."""
+def test_time_meta_and_event_id_of_decoded_events(budget, step):
+    """Decoded events read time, meta and event_id from their chunk's columns, by seq."""
     n = _decode.CHUNK + 3000
     log = es.EventLog.from_records([
         {"seq": 7 + step * i, "stream": f"s{i % 5}", "type": "Added", "data": {"n": i},
-         "meta": {"i": i}, "event_id": f"id-{i}"} for i in range(n)])
+         "time": _when(i), "meta": {"i": i}, "event_id": f"id-{i}"} for i in range(n)])
     es.replay(log, _sums())  # decodes and keeps both chunks
     assert log._columns.chunks[0] is not None
     for e in (*log.iter_events(0, 10), *log.iter_events(n - 10, n),
               *log.iter_events(_decode.CHUNK - 2, _decode.CHUNK + 2)):
         i = (e.seq - 7) // step
-        assert (e.event_id, dict(e.meta), e.data["n"]) == (f"id-{i}", {"i": i}, i)
-    assert [e.event_id for e in log.iter_events(100, 4200)] == [
-        f"id-{i}" for i in range(100, 4200)]
+        assert (e.event_id, dict(e.meta), e.data["n"], e.time) == (
+            f"id-{i}", {"i": i}, i, _when(i))
+        assert e == es.Event(e.seq, e.stream, e.version, e.type, e.time, {"n": i},
+                             {"i": i}, f"id-{i}")
+        assert pickle.loads(pickle.dumps(e)) == e
+    assert [(e.event_id, e.time) for e in log.iter_events(100, 4200)] == [
+        (f"id-{i}", _when(i)) for i in range(100, 4200)]
