@@ -216,12 +216,13 @@ def settle() -> None:
         gc.collect()
 
 
-def _keep(owner: Any, cols: _Columns, k: int, part: pl.DataFrame, d: list[Event],
-          flat: bool) -> None:
+def _keep(owner: Any, cols: _Columns, k: int, prep: _Prepared, d: list[Event]) -> None:
     global _used, _unsettled
-    # estimated bytes, generously (measured: ~465 B/event for bank, ~515 for orders)
-    size = part.height * 400 + 6 * int(part["data"].str.len_bytes().sum() or 0)
-    if flat and _used + size <= _limit:
+    # estimated bytes, generously (measured: ~465 B/event for bank, ~515 for orders); the
+    # payloads' bytes are the joined text's but for the commas and brackets
+    n = len(d)
+    size = n * 400 + 6 * max(0, len(prep.joined) - n - 1)
+    if prep.flat and _used + size <= _limit:
         cols.chunks[k] = d
         _used += size
         _unsettled += len(d)
@@ -259,7 +260,7 @@ def iter_chunks(owner: Any, frame: pl.DataFrame, cols: _Columns | None, start: i
             events = _build(prep)
             cols.big[k] = prep.big
             if k not in cols.chunks:
-                _keep(owner, cols, k, prep.part, events, prep.flat)
+                _keep(owner, cols, k, prep, events)
             yield events
         else:
             yield decode(frame.slice(a, b - a))
