@@ -51,17 +51,21 @@ class _Rows:
     def meta(self, seq: int) -> str:
         if self._meta is None:
             self._meta = self.frame["meta"].to_list()
-        return self._meta[self._row(seq)]
+        first = self.first
+        return self._meta[seq - first if first is not None else self._row(seq)]
 
     def event_id(self, seq: int) -> str:
         if self._event_id is None:
             self._event_id = self.frame["event_id"].to_list()
-        return self._event_id[self._row(seq)]
+        first = self.first
+        return self._event_id[seq - first if first is not None else self._row(seq)]
 
     def micros(self, seq: int) -> int | None:
-        if self._time is None:
-            self._time = self.times.to_list()
-        return self._time[self._row(seq)]
+        times = self._time
+        if times is None:
+            times = self._time = self.times.to_list()
+        first = self.first  # _row, inlined: Event.time may be read on every event
+        return times[seq - first if first is not None else self._row(seq)]
 
 
 def _field(index: int, doc: str) -> Any:
@@ -120,10 +124,12 @@ class Event(tuple):
     @property
     def time(self) -> datetime | None:
         """When the event was recorded (UTC), or None."""
-        us = self._micros()
+        us = tuple.__getitem__(self, 4)
+        if type(us) is _Rows:
+            us = us.micros(tuple.__getitem__(self, 0))
         if us is None or isinstance(us, datetime):
             return us
-        return _EPOCH + timedelta(microseconds=us)
+        return _EPOCH + timedelta(0, 0, us)  # positional: a third faster than keywords
 
     def _micros(self) -> int | datetime | None:
         us = tuple.__getitem__(self, 4)
