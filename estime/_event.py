@@ -43,29 +43,29 @@ class _Rows:
         self._event_id: list[str] | None = None
         self._time: list[int | None] | None = None
 
-    def _row(self, seq: int) -> int:
-        if self.first is not None:
-            return seq - self.first
+    def _search(self, seq: int) -> int:
+        """The row of ``seq`` when the seqs are not consecutive (else it is ``seq - first``,
+        inlined below: these may be read on every event of a fold)."""
         return int(np.searchsorted(self.seqs, seq))
 
     def meta(self, seq: int) -> str:
         if self._meta is None:
             self._meta = self.frame["meta"].to_list()
         first = self.first
-        return self._meta[seq - first if first is not None else self._row(seq)]
+        return self._meta[seq - first if first is not None else self._search(seq)]
 
     def event_id(self, seq: int) -> str:
         if self._event_id is None:
             self._event_id = self.frame["event_id"].to_list()
         first = self.first
-        return self._event_id[seq - first if first is not None else self._row(seq)]
+        return self._event_id[seq - first if first is not None else self._search(seq)]
 
     def micros(self, seq: int) -> int | None:
         times = self._time
         if times is None:
             times = self._time = self.times.to_list()
-        first = self.first  # _row, inlined: Event.time may be read on every event
-        return times[seq - first if first is not None else self._row(seq)]
+        first = self.first
+        return times[seq - first if first is not None else self._search(seq)]
 
 
 def _field(index: int, doc: str) -> Any:
