@@ -164,8 +164,15 @@ def _time_column(frame: pl.DataFrame, where: _Where) -> pl.Series:
             else:
                 values.append(_parse_time(str(v), lambda i=i: where(frame, i)))
         return pl.Series("time", values, target)
-    raise _fail(f"column 'time' has type {dtype}; give datetimes or ISO 8601 text "
-                "(convert epoch numbers with pl.from_epoch first)")
+    present = col.is_not_null().arg_true()
+    if not len(present):  # a typed column of nulls only: no times
+        return pl.Series("time", [None] * frame.height, target)
+    i = int(present[0])
+    raise _fail(
+        f"{where(frame, i)}: column 'time' has type {dtype} (this value: {col[i]!r}); give "
+        "datetimes or ISO 8601 text. estime does not guess the unit of epoch numbers: "
+        "convert them first, e.g. pl.from_epoch(df['time'], time_unit='ms') on a frame "
+        "passed to EventLog.from_frame")
 
 
 def _as_utc(v: datetime) -> datetime:

@@ -591,3 +591,11 @@ def test_times_in_every_rfc3339_form_producers_write(tmp_path):
     log = read_jsonl(write(tmp_path, "\n".join(lines).encode() + b"\n", "times.jsonl"))
     want = datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC)
     assert [e.time for e in log] == [want] * len(forms)
+
+
+def test_epoch_number_times_are_refused_naming_the_line(tmp_path):
+    lines = [json.dumps({"stream": "s", "type": "T", "time": None, "data": {}}),
+             json.dumps({"stream": "s", "type": "T", "time": 1700000000, "data": {}})]
+    with pytest.raises(LogFormatError, match=r"line 2 of .*epochs\.jsonl: column 'time' has "
+                       r"type Int64 \(this value: 1700000000\).*pl\.from_epoch"):
+        read_jsonl(write(tmp_path, "\n".join(lines) + "\n", "epochs.jsonl"))

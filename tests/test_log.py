@@ -147,6 +147,8 @@ def df(**cols) -> pl.DataFrame:
     (df(stream=["a", "a"], type=["X", "X"], time=["2024-01-01", "soon"]),
      r"row 2: field 'time' is not a time: 'soon'.*ISO 8601"),
     (df(stream=["a"], type=["X"], time=[5]), r"column 'time' has type Int64"),
+    (df(stream=["a", "b"], type=["X", "X"], time=[None, 1.5]),
+     r"row 2: column 'time' has type Float64 \(this value: 1.5\).*unit of epoch numbers"),
     (df(stream=["a", "a"], type=["X", "X"], data=["{}", "{nope"]),
      r"row 2: field 'data' is not valid JSON"),
     (df(stream=["a"], type=["X"], meta=["[1]"]), r"row 1: field 'meta' must be a JSON object"),
@@ -437,3 +439,9 @@ def test_events_pickle_and_copy():
     # a state holding events can be deep-copied (checkpoints of such states)
     state = {"last": list(log)[10]}
     assert copy.deepcopy(state) == state
+
+
+def test_a_typed_time_column_of_nulls_means_no_times():
+    log = EventLog.from_frame(pl.DataFrame({"stream": ["a", "b"], "type": ["X", "Y"],
+                                            "time": pl.Series([None, None], dtype=pl.Int64)}))
+    assert [e.time for e in log] == [None, None]
