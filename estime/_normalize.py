@@ -305,9 +305,15 @@ def normalize(
         if name in frame.columns:
             col = frame[name]
             try:
+                if col.dtype.is_float():  # 3.0 is 3; polars' cast would truncate 1.5 to 1
+                    fraction = col.is_not_null() & ~(col.is_finite() & (col.floor() == col))
+                    if fraction.any():
+                        raise pl.exceptions.InvalidOperationError
                 col = col.cast(pl.Int64, strict=True)
             except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
                 bad = col.cast(pl.Int64, strict=False).is_null() & col.is_not_null()
+                if col.dtype.is_float():
+                    bad = bad | (col.is_not_null() & ~(col.is_finite() & (col.floor() == col)))
                 i = bad.arg_true()[0] if bad.any() else 0
                 raise _fail(f"{where(frame, i)}: field {name!r} is not an integer: "
                             f"{col[i]!r}") from None

@@ -599,3 +599,13 @@ def test_epoch_number_times_are_refused_naming_the_line(tmp_path):
     with pytest.raises(LogFormatError, match=r"line 2 of .*epochs\.jsonl: column 'time' has "
                        r"type Int64 \(this value: 1700000000\).*pl\.from_epoch"):
         read_jsonl(write(tmp_path, "\n".join(lines) + "\n", "epochs.jsonl"))
+
+
+@pytest.mark.parametrize("first", [1, 1.5])  # the fast path's first layout: an int, a float
+def test_a_fractional_seq_is_refused_not_truncated(tmp_path, first):
+    rows = [{"seq": i, "stream": "s", "type": "T", "data": {}} for i in range(1, 3001)]
+    rows[0]["seq"], rows[2499]["seq"] = first, 2500.5
+    text = "\n".join(json.dumps(r) for r in rows) + "\n"
+    line = 1 if first == 1.5 else 2500
+    with pytest.raises(LogFormatError, match=rf"line {line} of .*field 'seq' is not an integer"):
+        read_jsonl(write(tmp_path, text))

@@ -147,6 +147,10 @@ def df(**cols) -> pl.DataFrame:
     (df(stream=["a", "a"], type=["X", "X"], time=["2024-01-01", "soon"]),
      r"row 2: field 'time' is not a time: 'soon'.*ISO 8601"),
     (df(stream=["a"], type=["X"], time=[5]), r"column 'time' has type Int64"),
+    (df(seq=[1.0, 2.5], stream=["a", "b"], type=["X", "X"]),
+     r"row 2: field 'seq' is not an integer: 2.5"),
+    (df(stream=["a", "a"], type=["X", "X"], version=[1.0, float("nan")]),
+     r"row 2: field 'version' is not an integer: nan"),
     (df(stream=["a", "b"], type=["X", "X"], time=[None, 1.5]),
      r"row 2: column 'time' has type Float64 \(this value: 1.5\).*unit of epoch numbers"),
     (df(stream=["a", "a"], type=["X", "X"], data=["{}", "{nope"]),
@@ -445,3 +449,9 @@ def test_a_typed_time_column_of_nulls_means_no_times():
     log = EventLog.from_frame(pl.DataFrame({"stream": ["a", "b"], "type": ["X", "Y"],
                                             "time": pl.Series([None, None], dtype=pl.Int64)}))
     assert [e.time for e in log] == [None, None]
+
+
+def test_integral_floats_are_integers():
+    log = EventLog.from_frame(pl.DataFrame({"seq": [1.0, 3.0], "stream": ["a", "a"],
+                                            "type": ["X", "Y"], "version": [1.0, 2.0]}))
+    assert log.frame["seq"].to_list() == [1, 3] and log.frame["version"].to_list() == [1, 2]
