@@ -127,8 +127,8 @@ def _json_column(frame: pl.DataFrame, name: str, where: _Where, *, trusted: bool
                     "Use dicts, lists, str, int, float, bool and None only."
                 ) from None
         return pl.Series(name, out, pl.String)
-    raise _fail(f"column {name!r} has type {dtype}, which is not a JSON payload; "
-                "give JSON text, a struct/list column or Python objects")
+    raise _fail(f"{where.source or 'the input'}: column {name!r} has type {dtype}, which is not "
+                "a JSON payload; give JSON text, a struct/list column or Python objects")
 
 
 def _time_column(frame: pl.DataFrame, where: _Where) -> pl.Series:

@@ -97,6 +97,14 @@ def test_parquet_not_a_parquet_file(tmp_path):
         read_parquet(tmp_path / "missing.parquet")
 
 
+def test_parquet_binary_payload_is_refused_naming_the_file(tmp_path):
+    p = tmp_path / "bytes.parquet"
+    pl.DataFrame({"stream": ["a"], "type": ["T"], "data": [b"\x00\x01"]}).write_parquet(p)
+    with pytest.raises(LogFormatError, match=r"bytes\.parquet: column 'data' has type Binary, "
+                       r"which is not a JSON payload"):
+        read_parquet(p)
+
+
 def test_parquet_validation_and_duplicates(tmp_path):
     df = pl.DataFrame({"stream": ["a", "a", "a"], "type": ["X", "X", "Y"],
                        "event_id": ["e1", "e1", "e2"], "seq": [1, 2, 3]})
