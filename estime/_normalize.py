@@ -75,6 +75,11 @@ def _fail(msg: str) -> LogFormatError:
     return LogFormatError(msg)
 
 
+def _listing(frame: pl.DataFrame) -> str:
+    """The input's columns for a message (not the readers' line numbers)."""
+    return ", ".join(c for c in frame.columns if c != "_line") or "no columns"
+
+
 # --------------------------------------------------------------------------- payloads
 
 
@@ -264,7 +269,7 @@ def normalize(
         if name not in frame.columns:
             raise _fail(
                 f"column {name!r} (mapped to {canonical!r}) is not in "
-                f"{source or 'the input'}; it has {', '.join(frame.columns) or 'no columns'}"
+                f"{source or 'the input'}; it has {_listing(frame)}"
             )
     if frame.height == 0 and not frame.columns:
         return pl.DataFrame(schema=SCHEMA), 0
@@ -277,7 +282,7 @@ def normalize(
         if required not in frame.columns:
             raise _fail(
                 f"{source or 'the input'} has no {required!r} column (it has "
-                f"{', '.join(frame.columns) or 'no columns'}); map one with "
+                f"{_listing(frame)}); map one with "
                 f"{required}='<column name>'"
             )
     given = set(frame.columns)

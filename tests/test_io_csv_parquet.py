@@ -168,6 +168,18 @@ def test_csv_validation_errors_cite_lines(tmp_path):
         read_csv(write(tmp_path, 'stream,type,meta\na,X,{}\na,Y,"[1]"\n', "m.csv"))
 
 
+def test_csv_missing_and_mapped_columns_are_listed_as_in_the_file(tmp_path):
+    p = tmp_path / "kinds.csv"
+    p.write_text("stream,kind\na,X\n")
+    with pytest.raises(LogFormatError, match=r"kinds\.csv has no 'type' column \(it has "
+                       r"stream, kind\); map one with type="):
+        read_csv(p)
+    with pytest.raises(LogFormatError, match=r"column 'typ' \(mapped to 'type'\) is not in "
+                       r".*kinds\.csv; it has stream, kind$"):
+        read_csv(p, type="typ")
+    assert read_csv(p, type="kind").types == ["X"]
+
+
 def test_csv_ragged_rows_and_bad_bytes(tmp_path):
     with pytest.raises(LogFormatError, match=r"line 3 has 3 fields, the header has 2"):
         read_csv(write(tmp_path, "stream,type\na,X\nb,Y,extra\n"))
