@@ -458,7 +458,8 @@ class EventStore:
                 time = _time_text(t)
             elif isinstance(t, str):
                 try:
-                    time = _time_text(datetime.fromisoformat(t.strip()))
+                    # RFC 3339 allows a lowercase "t" and "z"; Python's parser does not
+                    time = _time_text(datetime.fromisoformat(t.strip().upper()))
                 except ValueError:
                     raise LogFormatError(f"{where}: field 'time' is not ISO 8601: {t[:60]!r}"
                                          ) from None

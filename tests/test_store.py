@@ -153,12 +153,13 @@ def test_append_keeps_given_time_event_id_meta_schema_version(store: EventStore)
         ev(time=t, event_id="e-1", meta={"actor": "ada"}, schema_version=3),
         ev(time=datetime(2024, 5, 1, 12, 0, 0, 7)),  # naive: taken as UTC
         ev(time="2024-05-01T13:00:00+01:00"),
+        ev(time="2024-05-01t12:00:00z"),  # RFC 3339 allows lowercase
     ])
-    e1, e2, e3 = store.load()
+    e1, e2, e3, e4 = store.load()
     assert e1.time == datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
     assert (e1.event_id, dict(e1.meta), e1.schema_version) == ("e-1", {"actor": "ada"}, 3)
     assert e2.time == datetime(2024, 5, 1, 12, 0, 0, 7, tzinfo=UTC)
-    assert e3.time == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert e3.time == e4.time == datetime(2024, 5, 1, 12, tzinfo=UTC)
     stored = raw(store.path).execute("SELECT time FROM events WHERE seq = 1").fetchone()[0]
     assert stored == "2024-05-01T12:00:00.123456Z"
 
