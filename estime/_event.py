@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from numbers import Integral
 from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
@@ -105,6 +106,13 @@ class Event(tuple):
                 schema_version: int = 1) -> Event:
         if isinstance(time, datetime):
             time = _to_micros(time)
+        elif isinstance(time, str):
+            time = _to_micros(_iso(time))
+        elif time is not None:  # (``type`` is a field here, not the builtin)
+            if isinstance(time, bool) or not isinstance(time, Integral):
+                raise TypeError("Event time must be a datetime, ISO 8601 text, microseconds "
+                                f"since the epoch (int) or None, not {time.__class__.__name__}")
+            time = int(time)
         if not isinstance(data, (MappingProxyType, tuple)):
             data = freeze(thaw(data) if data is not None else {})
         if meta is None:
@@ -208,6 +216,14 @@ class Event(tuple):
         d["data"] = thaw(self.data)
         d["meta"] = thaw(self.meta)
         return d
+
+
+def _iso(text: str) -> datetime:
+    try:  # RFC 3339 allows a lowercase "t" and "z"; Python's parser does not
+        return datetime.fromisoformat(text.strip().upper())
+    except ValueError:
+        raise ValueError(f"Event time {text[:60]!r} is not ISO 8601 text such as "
+                         "2024-05-01T12:00:00Z (without an offset it is taken as UTC)") from None
 
 
 def _to_micros(t: datetime) -> int:

@@ -455,3 +455,18 @@ def test_integral_floats_are_integers():
     log = EventLog.from_frame(pl.DataFrame({"seq": [1.0, 3.0], "stream": ["a", "a"],
                                             "type": ["X", "Y"], "version": [1.0, 2.0]}))
     assert log.frame["seq"].to_list() == [1, 3] and log.frame["version"].to_list() == [1, 2]
+
+
+def test_event_time_given_as_text_or_microseconds():
+    def at(t):
+        return Event(seq=1, stream="a", version=1, type="T", time=t).time
+
+    want = datetime(2024, 1, 1, tzinfo=UTC)
+    assert (at("2024-01-01T01:00:00+01:00") == at("2024-01-01t00:00:00z") == at("2024-01-01")
+            == at(1_704_067_200_000_000) == at(want) == want)
+    assert at(None) is None
+    with pytest.raises(ValueError, match=r"Event time 'soon' is not ISO 8601"):
+        at("soon")
+    for bad in (1.5, True):
+        with pytest.raises(TypeError, match=rf"not {type(bad).__name__}$"):
+            at(bad)
