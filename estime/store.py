@@ -413,6 +413,8 @@ class EventStore:
             where = f"{prefix}{i}"
             if isinstance(ev, Event):
                 fields: Mapping[str, Any] = ev._asdict()
+                if not fields["event_id"]:  # Event(...) made without one: the store assigns it
+                    fields = {k: v for k, v in fields.items() if k != "event_id"}
             elif type(ev) is dict or isinstance(ev, Mapping):
                 fields = ev
                 if not fields.keys() <= _FIELDS:

@@ -445,3 +445,10 @@ def test_append_log_conflicts_store_nothing(store: EventStore):
     with pytest.raises(TypeError):
         store.append_log([{"stream": "b", "type": "X"}])  # type: ignore[arg-type]
     assert len(store) == 1
+
+
+def test_append_an_event_made_without_an_event_id(store: EventStore):
+    """``Event(...)`` defaults event_id to "": the store assigns one, as for a mapping."""
+    (seq,) = store.append("a", [Event(seq=0, stream="a", version=0, type="T", data={"n": 1})])
+    e = store.load().event(seq)
+    assert (e.version, e.event_id, dict(e.data)) == (1, event_id_for("a", 1), {"n": 1})
