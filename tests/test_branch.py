@@ -135,6 +135,10 @@ def test_inserted_ids_given_or_deterministic():
     e = log.event(4)
     moved = log.fork(2).drop(4).insert(2, [e])
     assert moved.log.event(3).event_id == e.event_id
+    # an Event made without an event_id gets the deterministic one, like a mapping
+    made = es.Event(seq=0, stream=log.event(3).stream, version=0, type="X")
+    b3 = log.fork(2).insert(3, [made, {"type": "X"}])
+    assert b3.log.frame.filter(pl.col("parent_seq").is_null())["event_id"].to_list() == ids1
 
 
 def test_edits_are_immutable_and_listed():
