@@ -470,3 +470,13 @@ def test_event_time_given_as_text_or_microseconds():
     for bad in (1.5, True):
         with pytest.raises(TypeError, match=rf"not {type(bad).__name__}$"):
             at(bad)
+
+
+def test_from_records_of_events_made_without_event_ids():
+    """``Event(...)`` defaults event_id to "": from_records assigns ids, keeps given ones."""
+    made = [Event(seq=1, stream="a", version=1, type="X", data={"k": 1}),
+            Event(seq=2, stream="a", version=2, type="X"),
+            Event(seq=3, stream="a", version=3, type="X", event_id="mine")]
+    log = EventLog.from_records(made)
+    plain = EventLog.from_records([{"stream": "a", "type": "X"}] * 2)
+    assert [e.event_id for e in log] == [*plain.frame["event_id"].to_list(), "mine"]
