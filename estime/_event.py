@@ -218,9 +218,16 @@ class Event(tuple):
         return d
 
 
+def parse_iso(text: str) -> datetime:
+    """ISO 8601 text as a datetime (naive when the text has no offset); ValueError if not.
+
+    RFC 3339 allows a lowercase "t" and "z", which Python's parser does not take."""
+    return datetime.fromisoformat(text.strip().upper())
+
+
 def _iso(text: str) -> datetime:
-    try:  # RFC 3339 allows a lowercase "t" and "z"; Python's parser does not
-        return datetime.fromisoformat(text.strip().upper())
+    try:
+        return parse_iso(text)
     except ValueError:
         raise ValueError(f"Event time {text[:60]!r} is not ISO 8601 text such as "
                          "2024-05-01T12:00:00Z (without an offset it is taken as UTC)") from None

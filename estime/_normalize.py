@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from estime._event import parse_iso
 from estime._json import to_json_text
 from estime._uuid5 import NAMESPACE, _assigned_ids, event_id_for, event_ids_for
 from estime._uuid5 import _event_id_column as _event_id_column  # re-exported for tests
@@ -186,8 +187,7 @@ def _as_utc(v: datetime) -> datetime:
 
 def _parse_time(text: str, where: Any) -> datetime:
     try:
-        # RFC 3339 allows a lowercase "t" and "z"; Python's parser wants them uppercase
-        return _as_utc(datetime.fromisoformat(text.strip().upper()))
+        return _as_utc(parse_iso(text))
     except ValueError:
         raise _fail(
             f"{where()}: field 'time' is not a time: {text[:60]!r}. "
@@ -309,16 +309,17 @@ def normalize(
     for name in ("seq", "version", "schema_version"):
         if name in frame.columns:
             col = frame[name]
+            # 3.0 is 3, but polars' cast would truncate 1.5 to 1: fractions are refused
+            fraction = (col.is_not_null() & ~(col.is_finite() & (col.floor() == col))
+                        if col.dtype.is_float() else None)
             try:
-                if col.dtype.is_float():  # 3.0 is 3; polars' cast would truncate 1.5 to 1
-                    fraction = col.is_not_null() & ~(col.is_finite() & (col.floor() == col))
-                    if fraction.any():
-                        raise pl.exceptions.InvalidOperationError
+                if fraction is not None and fraction.any():
+                    raise pl.exceptions.InvalidOperationError
                 col = col.cast(pl.Int64, strict=True)
             except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
                 bad = col.cast(pl.Int64, strict=False).is_null() & col.is_not_null()
-                if col.dtype.is_float():
-                    bad = bad | (col.is_not_null() & ~(col.is_finite() & (col.floor() == col)))
+                if fraction is not None:
+                    bad = bad | fraction
                 i = bad.arg_true()[0] if bad.any() else 0
                 raise _fail(f"{where(frame, i)}: field {name!r} is not an integer: "
                             f"{col[i]!r}") from None

@@ -43,6 +43,7 @@ import orjson
 import polars as pl
 import sqlite_utils
 
+from estime._event import parse_iso
 from estime._json import to_json_text
 from estime._normalize import CANONICAL, SCHEMA, event_id_for
 from estime._progress import progress
@@ -460,8 +461,7 @@ class EventStore:
                 time = _time_text(t)
             elif isinstance(t, str):
                 try:
-                    # RFC 3339 allows a lowercase "t" and "z"; Python's parser does not
-                    time = _time_text(datetime.fromisoformat(t.strip().upper()))
+                    time = _time_text(parse_iso(t))
                 except ValueError:
                     raise LogFormatError(f"{where}: field 'time' is not ISO 8601: {t[:60]!r}"
                                          ) from None
