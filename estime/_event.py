@@ -84,7 +84,8 @@ class Event(tuple):
 
     ``data`` and ``meta`` are read-only at the top level (a mapping proxy for objects, a
     tuple for arrays); nested values are plain JSON values. ``to_dict()`` gives a plain copy.
-    ``time`` is a UTC datetime or None.
+    ``time`` is a UTC datetime or None (given as a datetime, ISO 8601 text or microseconds
+    since the epoch; a naive time is taken as UTC).
 
     Events behave like named tuples (``_fields``, ``_replace``, ``_asdict``, unpacking,
     equality by value). Read fields by name: inside, ``time`` is kept as microseconds since
@@ -101,7 +102,7 @@ class Event(tuple):
     _fields = _FIELDS
 
     def __new__(cls, seq: int, stream: str, version: int, type: str,
-                time: datetime | int | None = None, data: Any = None,
+                time: datetime | str | int | None = None, data: Any = None,
                 meta: Mapping[str, Any] | str | None = None, event_id: str = "",
                 schema_version: int = 1) -> Event:
         if isinstance(time, datetime):
