@@ -90,7 +90,7 @@ class _Prepared:
     Python object per row), so that it can run in a worker thread while the fold goes on:
     polars and numpy release the GIL."""
 
-    __slots__ = ("big", "flat", "joined", "objects", "part", "seq", "stream", "sv", "time",
+    __slots__ = ("big", "flat", "joined", "objects", "part", "rows", "seq", "stream", "sv",
                  "type", "version")
 
     def __init__(self, part: pl.DataFrame, big: np.ndarray | None) -> None:
@@ -109,7 +109,8 @@ class _Prepared:
         self.seq = part["seq"].to_numpy()
         self.version = part["version"].to_numpy()
         self.sv = part["schema_version"].to_numpy()
-        self.time = part["time"].dt.epoch("us")  # Event.time reads and converts on access
+        # what Event.time, .meta and .event_id read on access (time: microseconds)
+        self.rows = part.select("meta", "event_id", pl.col("time").dt.epoch("us"))
         self.stream = _codes(part["stream"])
         self.type = _codes(part["type"])
 
@@ -144,7 +145,7 @@ def _build(prep: _Prepared) -> list[Event]:
             datas[i] = json_loads(texts[i])
         seqs = prep.seq.tolist()
         # Event.time, .meta and .event_id are read on access, from the chunk's columns
-        rows = _Rows(part.select("meta", "event_id"), prep.seq, prep.time)
+        rows = _Rows(prep.rows, prep.seq)
         columns = (
             seqs, _strings(prep.stream), prep.version.tolist(), _strings(prep.type),
             repeat(rows, n), map(MappingProxyType if prep.objects else freeze, datas),

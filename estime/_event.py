@@ -31,42 +31,24 @@ class _Rows:
     is found from the seq.
     """
 
-    __slots__ = ("_event_id", "_meta", "_time", "first", "frame", "seqs", "times")
+    __slots__ = ("first", "frame", "lists", "seqs")
 
-    def __init__(self, frame: pl.DataFrame, seqs: np.ndarray, times: pl.Series) -> None:
-        self.frame = frame  # meta and event_id
-        self.times = times  # microseconds since the epoch (Int64, nullable)
+    def __init__(self, frame: pl.DataFrame, seqs: np.ndarray) -> None:
+        self.frame = frame  # meta, event_id and time (microseconds since the epoch)
         self.seqs = seqs  # increasing
         n = len(seqs)
         # consecutive seqs (the usual case): the row is an offset, no search
         self.first = int(seqs[0]) if n and int(seqs[-1]) - int(seqs[0]) == n - 1 else None
-        self._meta: list[str] | None = None
-        self._event_id: list[str] | None = None
-        self._time: list[int | None] | None = None
+        self.lists: dict[str, list[Any]] = {}
 
-    def _search(self, seq: int) -> int:
-        """The row of ``seq`` when the seqs are not consecutive (else it is ``seq - first``,
-        inlined below: these may be read on every event of a fold)."""
-        return int(np.searchsorted(self.seqs, seq))
-
-    def meta(self, seq: int) -> str:
-        if self._meta is None:
-            self._meta = self.frame["meta"].to_list()
+    def value(self, name: str, seq: int) -> Any:
+        """Column ``name`` at the row of ``seq`` (read on every event by some folds)."""
+        values = self.lists.get(name)
+        if values is None:
+            values = self.lists[name] = self.frame[name].to_list()
         first = self.first
-        return self._meta[seq - first if first is not None else self._search(seq)]
-
-    def event_id(self, seq: int) -> str:
-        if self._event_id is None:
-            self._event_id = self.frame["event_id"].to_list()
-        first = self.first
-        return self._event_id[seq - first if first is not None else self._search(seq)]
-
-    def micros(self, seq: int) -> int | None:
-        times = self._time
-        if times is None:
-            times = self._time = self.times.to_list()
-        first = self.first
-        return times[seq - first if first is not None else self._search(seq)]
+        return values[seq - first if first is not None
+                      else int(np.searchsorted(self.seqs, seq))]
 
 
 def _field(index: int, doc: str) -> Any:
@@ -135,21 +117,21 @@ class Event(tuple):
         """When the event was recorded (UTC), or None."""
         us = tuple.__getitem__(self, 4)
         if type(us) is _Rows:
-            us = us.micros(tuple.__getitem__(self, 0))
+            us = us.value("time", tuple.__getitem__(self, 0))
         if us is None or isinstance(us, datetime):
             return us
         return _EPOCH + timedelta(0, 0, us)  # positional: a third faster than keywords
 
     def _micros(self) -> int | datetime | None:
         us = tuple.__getitem__(self, 4)
-        return us.micros(tuple.__getitem__(self, 0)) if type(us) is _Rows else us
+        return us.value("time", tuple.__getitem__(self, 0)) if type(us) is _Rows else us
 
     @property
     def meta(self) -> Mapping[str, Any]:
         """Metadata (causation_id, correlation_id, actor, ...), read-only."""
         raw = tuple.__getitem__(self, 6)
         if type(raw) is _Rows:
-            raw = raw.meta(tuple.__getitem__(self, 7))
+            raw = raw.value("meta", tuple.__getitem__(self, 7))
         return MappingProxyType(json_loads(raw)) if isinstance(raw, str) else raw
 
     @property
@@ -157,12 +139,12 @@ class Event(tuple):
         """Unique id of the event."""
         raw = tuple.__getitem__(self, 6)
         if type(raw) is _Rows:
-            return raw.event_id(tuple.__getitem__(self, 7))
+            return raw.value("event_id", tuple.__getitem__(self, 7))
         return tuple.__getitem__(self, 7)
 
     def _meta_text(self) -> str | Mapping[str, Any]:
         raw = tuple.__getitem__(self, 6)
-        return raw.meta(tuple.__getitem__(self, 7)) if type(raw) is _Rows else raw
+        return raw.value("meta", tuple.__getitem__(self, 7)) if type(raw) is _Rows else raw
 
     def _key(self) -> tuple[Any, ...]:
         """The fields as comparable values (how the event is stored inside is irrelevant)."""
