@@ -194,10 +194,13 @@ class Event(tuple):
         return cls(*values)
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as a plain dict (deep copies of data and meta), ready for ``from_records``."""
+        """The event as a plain dict (deep copies of data and meta), ready for ``from_records``,
+        ``EventStore.append`` or a branch's ``insert``. An event made without an event_id
+        gives ``None`` for it, so that those assign one."""
         d = self._asdict()
         d["data"] = thaw(self.data)
         d["meta"] = thaw(self.meta)
+        d["event_id"] = d["event_id"] or None
         return d
 
 

@@ -222,8 +222,6 @@ class Branch:
             what = f"{op}: event {j + 1}"
             if isinstance(ev, Event):
                 ev = ev.to_dict()
-                if not ev["event_id"]:  # Event(...) made without one: assigned below
-                    del ev["event_id"]
             if not isinstance(ev, Mapping):
                 raise BranchError(f"{what} is a {type(ev).__name__}, not a mapping with type "
                                   "and data")

@@ -88,7 +88,7 @@ class EventLog:
         >>> log.event(1).data
         (1, 2)
         """
-        rows = [_record_of(r) if isinstance(r, Event) else r for r in records]
+        rows = [r.to_dict() if isinstance(r, Event) else r for r in records]
         keys: dict[str, None] = {}
         for r in rows:
             if not isinstance(r, Mapping):
@@ -411,10 +411,3 @@ def concat(logs: Sequence[EventLog]) -> EventLog:
     """Concatenate logs in the given order and validate the result."""
     return EventLog(pl.concat([lg.frame for lg in logs], how="vertical_relaxed"))
 
-
-def _record_of(e: Event) -> dict[str, Any]:
-    """An event as a record; one made without an event_id (``""``) gets the assigned one."""
-    d = e.to_dict()
-    if not d["event_id"]:
-        d["event_id"] = None
-    return d

@@ -413,9 +413,7 @@ class EventStore:
         for i, ev in enumerate(events):
             where = f"{prefix}{i}"
             if isinstance(ev, Event):
-                fields: Mapping[str, Any] = ev._asdict()
-                if not fields["event_id"]:  # Event(...) made without one: the store assigns it
-                    fields = {k: v for k, v in fields.items() if k != "event_id"}
+                fields: Mapping[str, Any] = ev.to_dict()
             elif type(ev) is dict or isinstance(ev, Mapping):
                 fields = ev
                 if not fields.keys() <= _FIELDS:
