@@ -204,17 +204,27 @@ def _release(nbytes: int) -> None:
 
 
 def settle() -> None:
-    """Run the full collection that newly kept events will cause anyway, now.
+    """Move the objects made since the last collection to the oldest generation, unwalked.
 
-    Python's cyclic GC runs a full collection soon after many new objects survive; with a
-    million events just kept that takes ~0.3 s. Called at the end of a replay, it happens
-    while the user waits for the replay anyway, not later in the middle of a slider drag;
-    afterwards the kept events count as long-lived and full collections are rare again.
+    Python's cyclic GC walks every new object that survives, once per generation it passes
+    through, and runs a full collection soon after many have survived; with a million events
+    just kept that is ~0.3 s spent finding that immutable, acyclic events are alive, part of
+    it later, in the middle of a slider drag. Called at the end of a replay (the collector
+    still paused), ``gc.freeze()`` then ``gc.unfreeze()`` moves every young object to the
+    oldest generation in constant time, without counting them towards the next full
+    collection: they are walked when one happens for its own reasons. Cyclic garbage among
+    the young objects is freed by that collection instead of an earlier young one. When the
+    program froze objects itself (``gc.get_freeze_count()``), a full collection runs instead,
+    so as not to unfreeze them.
     """
     global _unsettled
     if _unsettled >= 100_000:  # works with the collector paused too
         _unsettled = 0
-        gc.collect()
+        if gc.get_freeze_count():
+            gc.collect()
+        else:
+            gc.freeze()
+            gc.unfreeze()
 
 
 def _keep(owner: Any, cols: _Columns, k: int, prep: _Prepared, d: list[Event]) -> None:

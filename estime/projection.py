@@ -336,8 +336,8 @@ class Replay:
             if self._cp_index[-1] != n:
                 self._add_checkpoint(n, state)
             # Still paused: with the collector back on, the first allocation would run a young
-            # collection over every object the fold made (0.2 s per million events kept)
-            # before the full one settle runs anyway.
+            # collection over every object the fold made (0.2 s per million events kept);
+            # settle moves them to the oldest generation unwalked.
             _decode.settle()
 
     # -------------------------------------------------------------- folding

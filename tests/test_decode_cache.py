@@ -203,3 +203,46 @@ def test_time_meta_and_event_id_of_decoded_events(budget, step):
         assert pickle.loads(pickle.dumps(e)) == e
     assert [(e.event_id, e.time) for e in log.iter_events(100, 4200)] == [
         (f"id-{i}", _when(i)) for i in range(100, 4200)]
+
+
+def _in_generation(obj: object, generation: int) -> bool:
+    return any(o is obj for o in gc.get_objects(generation=generation))
+
+
+@pytest.fixture
+def paused():
+    """The collector off, as during a replay (no young collection moves objects meanwhile)."""
+    with _decode.gc_paused():
+        yield
+
+
+def test_settle_moves_young_objects_to_the_oldest_generation(monkeypatch, paused):
+    monkeypatch.setattr(_decode, "_unsettled", 100_000)
+    young = [[i] for i in range(10)]  # tracked, just made
+    assert _in_generation(young, 0)
+    _decode.settle()
+    assert _decode._unsettled == 0
+    assert _in_generation(young, 2) and not _in_generation(young, 0)
+    assert gc.get_freeze_count() == 0  # nothing left frozen
+    gc.collect()  # still ordinary objects: collected when unreachable
+    assert gc.get_referrers(young[0]) == [young]
+
+
+def test_settle_keeps_what_the_program_froze(monkeypatch):
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        monkeypatch.setattr(_decode, "_unsettled", 100_000)
+        _decode.settle()  # a full collection instead: the program's frozen objects stay so
+        assert gc.get_freeze_count() == frozen
+        assert _decode._unsettled == 0
+    finally:
+        gc.unfreeze()
+
+
+def test_settle_waits_for_many_kept_events(monkeypatch, paused):
+    monkeypatch.setattr(_decode, "_unsettled", 99_999)
+    young = [[1]]
+    _decode.settle()
+    assert _decode._unsettled == 99_999 and _in_generation(young, 0)
