@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import pickle
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -246,3 +247,20 @@ def test_settle_waits_for_many_kept_events(monkeypatch, paused):
     young = [[1]]
     _decode.settle()
     assert _decode._unsettled == 99_999 and _in_generation(young, 0)
+
+
+def test_switch_interval_is_short_while_chunks_are_prepared_ahead_and_restored(
+        budget, monkeypatch):
+    monkeypatch.setattr(_decode, "CHUNK", 512)
+    monkeypatch.setattr(_decode, "_CACHED_FROM", 100)
+    before = sys.getswitchinterval()
+    outer = _mixed_log(3000).iter_chunks(0, 3000)
+    next(outer)
+    assert sys.getswitchinterval() == _decode.HANDOFF
+    inner = list(_mixed_log(3000).iter_chunks(0, 3000))  # nested: the outer one still runs
+    assert len(inner) == 6 and sys.getswitchinterval() == _decode.HANDOFF
+    next(outer)
+    outer.close()  # abandoned half-way: restored all the same
+    assert sys.getswitchinterval() == before
+    es.replay(_mixed_log(3000), _sums())
+    assert sys.getswitchinterval() == before
