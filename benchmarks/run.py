@@ -3,13 +3,17 @@
     python benchmarks/run.py                 # all, at the sizes the issues name
     python benchmarks/run.py replay store    # some of them
     BENCH_N=100000 python benchmarks/run.py  # smaller logs for a quick look
+
+Each benchmark runs in a fresh Python process, its baselines beside it in that process, so
+that its figures do not depend on what ran before it (a heap fragmented by millions of freed
+objects, decoded events kept by the cache, worker threads) and a crash does not stop the rest.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,11 +38,12 @@ def main(argv: list[str]) -> int:
             print(f"\n(skipping {name}: {path.name} not found)")
             continue
         t = time.perf_counter()
-        try:
-            importlib.import_module(f"bench_{name}").main(n=n)
-        except Exception as exc:  # a broken benchmark must not hide the others
+        code = f"import bench_{name} as b; b.main(n={n})"
+        sys.stdout.flush()
+        done = subprocess.run([sys.executable, "-c", code], cwd=HERE, check=False)
+        if done.returncode:  # a broken benchmark must not hide the others
             failed.append(name)
-            print(f"\n!! bench_{name} failed: {type(exc).__name__}: {exc}")
+            print(f"\n!! bench_{name} failed (exit status {done.returncode})")
         print(f"\n(bench_{name}: {time.perf_counter() - t:.0f} s)")
     return 1 if failed else 0
 
