@@ -281,7 +281,7 @@ def iter_chunks(owner: Any, frame: pl.DataFrame, cols: _Columns | None, start: i
 
 
 #: Prepare the next chunk in a worker thread during long first reads (measured: a first
-#: replay of 1M events 5-7% faster on 2 cores, 9-12% with :func:`_quick_handoff`).
+#: replay of 1M events 5-7% faster on 2 cores, and another 5% with :func:`_quick_handoff`).
 PREFETCH = True
 
 #: GIL switch interval while the worker prepares chunks (Python's default: 5 ms).
@@ -312,6 +312,8 @@ def _quick_handoff() -> Iterator[None]:
         _handoff_depth -= 1
         if _handoff_depth == 0 and _handoff_saved > HANDOFF:
             sys.setswitchinterval(_handoff_saved)
+
+
 _pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
 
 
