@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import estime.io.jsonl as jsonl_mod
@@ -228,6 +228,46 @@ def test_spaced_json_and_many_layouts(tmp_path, path_kind):
     assert log.event(2).meta["m"] == 1
     assert log.event(2).data == {"j": [1]}
     assert log.event(3).data == {}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"a": 1, "b": [true, null]}', '{"a":1,"b":[true,null]}'),
+    ('{\n  "a": {\n    "b": "x, y: z"\n  }\n}', '{"a":{"b":"x, y: z"}}'),
+    ('\t[ 1 ,\r\n 2 ] ', "[1,2]"),
+    ('"a" , "b"', '"a","b"'),  # kept apart by the comma, both sides
+    ("[1 2]", "[1 2]"),  # touching no structural character: would join two tokens
+    ("[tr ue]", "[tr ue]"),
+    ('["a" "b"]', '["a" "b"]'),
+    ('{"a": "b\\" , c"}', '{"a": "b\\" , c"}'),  # a backslash: left to the parser
+    ('{"é": "ü ,"}', '{"é":"ü ,"}'),
+    ("{}", "{}"),
+    ("", ""),
+])
+def test_without_blanks(text, expected):
+    from estime.io._text import without_blanks
+
+    rows = ["[1]", text, '{ "x" : 0 }']
+    assert without_blanks(pl.Series(rows)).to_list() == ["[1]", expected, '{"x":0}']
+
+
+def test_spaced_payloads_are_made_compact_without_the_line_parser(tmp_path, monkeypatch):
+    """json.dumps' default separators (the CloudEvents SDK writes them too) and indented
+    payloads in CSV take the column-wise path: no line-by-line parse, same values."""
+    recs = [{"stream": f"s{i % 5}", "type": "T",
+             "data": {"i": i, "f": i / 4, "s": f"a, b: {i}", "l": [i, None, True]},
+             "meta": {"m": [i]}} for i in range(3000)]
+    text = "".join(json.dumps(r) + "\n" for r in recs)
+    calls = []
+    parse = jsonl_mod.loads
+    monkeypatch.setattr(jsonl_mod, "loads", lambda t: calls.append(t) or parse(t))
+    log = read_jsonl(write(tmp_path, text))
+    assert len(calls) < 20  # the first lines, to learn the layout
+    assert [e.to_dict()["data"] for e in log] == [r["data"] for r in recs]
+    assert log.frame["data"][1] == '{"i":1,"f":0.25,"s":"a, b: 1","l":[1,null,true]}'
+    assert log.event(3).meta == {"m": [2]}
+    monkeypatch.undo()
+    assert [e.to_dict() for e in read_on_both_paths(tmp_path / "log.jsonl")[1]] == [
+        e.to_dict() for e in log]
 
 
 def test_mapped_column_missing(tmp_path, path_kind):
@@ -609,3 +649,43 @@ def test_a_fractional_seq_is_refused_not_truncated(tmp_path, first):
     line = 1 if first == 1.5 else 2500
     with pytest.raises(LogFormatError, match=rf"line {line} of .*field 'seq' is not an integer"):
         read_jsonl(write(tmp_path, text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_values, indent=st.sampled_from([None, 0, 2, "\t"]))
+def test_without_blanks_makes_json_dumps_compact(value, indent):
+    """What json.dumps writes spaced or indented becomes exactly what it writes compactly
+    (texts with escapes are left to the parser, unchanged)."""
+    from estime.io._text import without_blanks
+
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    out = without_blanks(pl.Series([text, text]))[1]
+    if "\\" in text:
+        assert out == text
+    else:
+        assert out == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _strict_json(text: str) -> Any:
+    return json.loads(text, parse_constant=jsonl_mod._no_constant)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.lists(st.sampled_from(
+    ["{", "}", "[", "]", ",", ":", '"a"', '"a, b"', '"', "1", "2", "-", ".5", "e3", "tr", "ue",
+     "true", "null", " ", " ", "\t", "\n", "\\", "é"]), max_size=16).map("".join))
+@example("[1 2]")
+@example("[- 1]")
+@example("[1 e3]")
+@example("[tr ue]")
+def test_without_blanks_never_makes_invalid_json_valid(text):
+    """The reader checks the result instead of the input: a result that is valid JSON
+    must come from valid JSON of the same value."""
+    from estime.io._text import without_blanks
+
+    out = without_blanks(pl.Series([text]))[0]
+    try:
+        value = _strict_json(out)
+    except ValueError:
+        return
+    assert _strict_json(text) == value

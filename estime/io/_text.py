@@ -63,6 +63,77 @@ _LONG_DIGITS = re.compile(r"[0-9]{19}")
 #: Most key layouts tried with the vectorised path before parsing the rest line by line.
 
 
+#: Per byte value: whether a blank next to it lies between two JSON tokens.
+_TOUCHES = np.zeros(256, bool)
+_TOUCHES[list(b"{}[],:")] = True
+
+
+def without_blanks(texts: pl.Series) -> pl.Series:
+    """``texts`` (a String series without nulls) with every run of JSON whitespace that lies
+    outside strings and touches a structural character (``{}[],:``) or the text's start or
+    end removed, column-wise. Texts with a backslash are returned unchanged.
+
+    JSON allows whitespace exactly there, so a valid text keeps its value and becomes
+    compact (what ``json.dumps`` writes with its default ", " and ": " separators, or
+    indented, loses its blanks). The converse makes it safe to check the result instead of
+    the input: quotes are never removed, so a result that is valid JSON has the input's
+    strings, and the input is that result with whitespace inserted where JSON allows it.
+    Blanks touching no structural character (``[1 2]``, ``tr ue``) are kept, so removing
+    blanks never joins two tokens into one. Without backslashes, strings are the spans
+    between quotes of odd rank, so "outside strings" is a count of quotes.
+
+    >>> without_blanks(pl.Series(['{"a": [1, 2], "b": "x, y: z"}', '[1 2]'])).to_list()
+    ['{"a":[1,2],"b":"x, y: z"}', '[1 2]']
+    """
+    n = len(texts)
+    if n == 0:
+        return texts
+    arr = texts.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    offs = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset:arr.offset + n + 1]
+    b = np.frombuffer(arr.buffers()[2], np.uint8)[offs[0]:offs[-1]]
+    offs = offs - offs[0]
+    blank = b == 32
+    for c in b"\t\r\n":
+        blank |= b == c
+    quote = b == 34
+    marks = np.flatnonzero(blank | quote)  # only quotes and blanks matter below
+    if not len(marks):
+        return texts
+    # quotes before each mark, before each row and in each row: strings are the spans
+    # between a quote of odd rank in its row and the next one
+    count = np.cumsum(quote[marks], dtype=np.int64)
+    at_row = np.searchsorted(marks, offs)
+    before_row = np.concatenate(([0], count))[at_row]
+    is_blank = ~quote[marks]
+    row = np.repeat(np.arange(n), np.diff(at_row))[is_blank]
+    outside = ((count[is_blank] - before_row[row]) & 1) == 0
+    escaped = np.zeros(n, bool)
+    escaped[np.searchsorted(offs, np.flatnonzero(b == 92), side="right") - 1] = True
+    keep_row = outside & ~escaped[row]
+    at, row = marks[is_blank][keep_row], row[keep_row]
+    if not len(at):
+        return texts
+    # runs of consecutive blanks within a row, and the bytes on their two sides
+    first = np.ones(len(at), bool)
+    first[1:] = (at[1:] != at[:-1] + 1) | (row[1:] != row[:-1])
+    start, stop, run_row = at[first], at[np.append(first[1:], True)] + 1, row[first]
+    left = (start == offs[run_row]) | _TOUCHES[b[np.maximum(start - 1, 0)]]
+    right = (stop == offs[run_row + 1]) | _TOUCHES[b[np.minimum(stop, len(b) - 1)]]
+    drop = (left | right)[np.cumsum(first) - 1]
+    if not drop.any():
+        return texts
+    gone = at[drop]
+    keep = np.ones(len(b), bool)
+    keep[gone] = False
+    out = b[keep]
+    new_offs = offs - np.searchsorted(gone, offs)
+    result = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(new_offs),
+                                                          pa.py_buffer(out)])
+    return pl.Series(texts.name, result, pl.String)
+
+
 def loads(text: str) -> Any:
     """Parse JSON exactly: orjson, or the standard library when a number may exceed 64 bits.
 

@@ -49,6 +49,7 @@ from estime.io._text import (  # noqa: F401 (re-exported for the other readers a
     may_hold_big_integers,
     read_bytes,
     split_lines,
+    without_blanks,
 )
 from estime.log import EventLog
 
@@ -62,11 +63,21 @@ _RESERVED = ("_line", "__pos")
 
 def compact_json(col: pl.Series) -> tuple[pl.Series, pl.Series]:
     """``(ok, texts)``: which values are valid JSON (nulls are), and the values as compact
-    single-line JSON text — unchanged when already compact, re-encoded otherwise."""
+    single-line JSON text: unchanged when already compact; else without the blanks between
+    tokens (spaced or indented JSON, see :func:`~estime.io._text.without_blanks`), checked
+    column-wise; else (escapes, deep nesting, few rows) parsed and re-encoded."""
     n = len(col)
     if n >= FAST_MIN_ROWS:
         ok = col.str.contains(_VALUE_RE).fill_null(True)
         todo = (~ok).arg_true()
+        if len(todo):  # spaced or indented JSON: its blanks removed, column-wise
+            stripped = without_blanks(col.gather(todo))
+            good = stripped.str.contains(_VALUE_RE)
+            if good.any():
+                done = todo.filter(good)
+                col = col.clone().scatter(done, stripped.filter(good))
+                ok = ok.scatter(done, True)
+                todo = todo.filter(~good)
     else:
         ok = col.is_null()
         todo = (~ok).arg_true()
