@@ -499,21 +499,44 @@ def test_fast_times_rejects_other_forms():
                 "2024-01-01T24:00:00.000000Z", "2024-01-01T00:60:00.000000Z",
                 "2024-01-01T00:00:60.000000Z", "2024-01-01 00:00:00.000000Z",
                 "2024-01-01T00:00:00.000000+", "2024-01-0aT00:00:00.000000Z",
-                "2024-01-01T00:00:00.00000/Z", "2024-01-01T00:00:00.000000"]:
+                "2024-01-01T00:00:00.00000/Z", "2024-01-01T00:00:00.000000z"]:
         assert jsonl_mod.fast_times(pl.Series([ok, bad])) is None, bad
+    # one form for every value, else the general parser decides
+    for first, other in [("2024-01-01T00:00:00Z", "2024-01-01T00:00:00.1Z"),
+                         ("2024-01-01T00:00:00.5+01:00", "2024-01-01T00:00:00.123456Z"),
+                         ("2024-01-01T00:00:00+01:00", "2024-01-01T00:00:00.12345Z"),
+                         ("2024-01-01T00:00:00+01:00", "2024-01-01T00:00:00*01:00"),
+                         ("2024-01-01T00:00:00+01:00", "2024-01-01T00:00:00+24:00"),
+                         ("2024-01-01T00:00:00+01:00", "2024-01-01T00:00:00+01:60"),
+                         ("2024-01-01T00:00:00.1234567Z", "2024-01-01T00:00:00.1234567Z")]:
+        assert jsonl_mod.fast_times(pl.Series([first, other])) is None, (first, other)
 
 
-@settings(max_examples=100, deadline=None)
-@given(times=st.lists(st.none() | st.datetimes(), min_size=1, max_size=30))
-def test_fast_times_equals_the_general_parser(times):
-    texts = [None if t is None else t.isoformat(timespec="microseconds") + "Z" for t in times]
-    col = pl.Series("time", texts, pl.String)
-    parsed = jsonl_mod.fast_times(col)
-    expected = col.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
+def _utc(text: str) -> datetime:
+    t = datetime.fromisoformat(text)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+@settings(max_examples=200, deadline=None)
+@given(times=st.lists(st.none() | st.datetimes(min_value=datetime(1900, 1, 1),
+                                               max_value=datetime(2200, 1, 1)),
+                      min_size=1, max_size=30),
+       digits=st.integers(0, 6),
+       zone=st.sampled_from(["Z", "", "+00:00", "-00:00", "+05:30", "-08:00", "+23:59"]))
+def test_fast_times_equals_the_general_parser(times, digits, zone):
+    """Every form it reads (write_jsonl's, isoformat's, the CloudEvents SDK's) means what
+    Python's ISO parser says, naive times taken as UTC as the general path does."""
+    def text(t: datetime) -> str:
+        fraction = "." + f"{t.microsecond:06d}"[:digits] if digits else ""
+        return t.strftime("%Y-%m-%dT%H:%M:%S") + fraction + zone
+
+    texts = [None if t is None else text(t) for t in times]
+    parsed = jsonl_mod.fast_times(pl.Series("time", texts, pl.String))
     if all(t is None for t in texts):
         assert parsed is None
     else:
-        assert parsed is not None and parsed.to_list() == expected.to_list()
+        assert parsed is not None
+        assert parsed.to_list() == [None if t is None else _utc(t) for t in texts]
 
 
 names = st.text(max_size=6)

@@ -209,9 +209,25 @@ def split_lines(raw: bytes) -> tuple[pl.Series, pl.Series]:
     return lines.filter(keep), numbers.filter(keep)
 
 
-_TIME_SEPS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"),
-              19: ord("."), 26: ord("Z")}
-_TIME_FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19), (20, 26))
+_TIME_SEPS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":")}
+_TIME_FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19))
+_TIME_MAX_WIDTH = 19 + 7 + 6  # a fraction of 6 digits and an offset
+
+
+def _time_form(text: str) -> tuple[int, str] | None:
+    """(digits of the fraction, zone: "Z", "+" for an offset, "" for none) of a time's
+    text after ``YYYY-MM-DDTHH:MM:SS``, when :func:`fast_times` reads that form."""
+    rest = text[19:]
+    zone = ""
+    if rest.endswith("Z"):
+        zone, rest = "Z", rest[:-1]
+    elif len(rest) >= 6 and rest[-6] in "+-" and rest[-3] == ":":
+        zone, rest = "+", rest[:-6]
+    if not rest:
+        return 0, zone
+    if rest[0] == "." and 2 <= len(rest) <= 7:
+        return len(rest) - 1, zone
+    return None
 
 
 def _calendar() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -234,44 +250,72 @@ _YEAR_DAYS, _LEAP, _MONTH_LEN, _MONTH_START = _calendar()
 
 
 def fast_times(col: pl.Series) -> pl.Series | None:
-    """Parse ``2024-05-01T12:00:00.000000Z`` (what ``write_jsonl`` writes) with numpy.
+    """Parse RFC 3339 times that all have one form with numpy: ``YYYY-MM-DDTHH:MM:SS``, a
+    fraction of 1 to 6 digits or none, and ``Z``, an offset ``±HH:MM`` or nothing (UTC).
+    That is what ``write_jsonl`` (``2024-05-01T12:00:00.000000Z``), the CloudEvents SDK
+    and ``datetime.isoformat()`` write.
 
-    ``None`` when any value has another form (then the general parser takes over).
+    ``None`` when the values differ in form or one is not a valid time: the general parser
+    then takes over (and names a bad value).
     """
     present = col.drop_nulls()
     n = len(present)
     if n == 0:
         return None
     width = present.str.len_bytes()
-    if width.min() != 27 or width.max() != 27:
+    w = int(width.min())  # type: ignore[arg-type]
+    if w != width.max() or not 19 <= w <= _TIME_MAX_WIDTH:
         return None
+    form = _time_form(present[0])
+    if form is None:
+        return None
+    digits, zone = form
     arr = present.to_arrow().cast(pa.large_string())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     _, offsets, data = arr.buffers()
     start = int(np.frombuffer(offsets, np.int64)[arr.offset])
-    # one row per character position (27 rows of n bytes): whole-row numpy operations
+    # one row per character position (w rows of n bytes): whole-row numpy operations
     t = np.ascontiguousarray(
-        np.frombuffer(data, np.uint8)[start:start + 27 * n].reshape(n, 27).T)
-    for at, char in _TIME_SEPS.items():
+        np.frombuffer(data, np.uint8)[start:start + w * n].reshape(n, w).T)
+    seps = dict(_TIME_SEPS)
+    fields = list(_TIME_FIELDS)
+    if digits:
+        seps[19] = ord(".")
+        fields.append((20, 20 + digits))
+    if zone == "Z":
+        seps[w - 1] = ord("Z")
+    elif zone == "+":
+        seps[w - 3] = ord(":")
+        fields += [(w - 5, w - 3), (w - 2, w)]
+        if not ((t[w - 6] == ord("+")) | (t[w - 6] == ord("-"))).all():
+            return None
+    for at, char in seps.items():
         if not (t[at] == char).all():
             return None
-    fields = []
-    for lo, hi in _TIME_FIELDS:
-        digits = t[lo:hi] - np.uint8(48)  # wraps around below "0": one test for both ends
-        if (digits > 9).any():
+    values = []
+    for lo, hi in fields:
+        digits_of = t[lo:hi] - np.uint8(48)  # wraps around below "0": one test for both ends
+        if (digits_of > 9).any():
             return None
-        value = digits[0].astype(np.int32)
-        for row in digits[1:]:
+        value = digits_of[0].astype(np.int64)
+        for row in digits_of[1:]:
             value *= 10
             value += row
-        fields.append(value)
-    y, m, day, hh, mm, ss, us = fields
+        values.append(value)
+    y, m, day, hh, mm, ss = values[:6]
+    us = values[6] * 10 ** (6 - digits) if digits else 0
     month = _LEAP[y] * 100 + m
     if ((day < 1) | (day > _MONTH_LEN[month]) | (hh > 23) | (mm > 59) | (ss > 59)).any():
         return None
     days = _YEAR_DAYS[y] + (_MONTH_START[month] + day - 1)
     epoch = (days * 86400 + (hh * 3600 + mm * 60 + ss)) * 1_000_000 + us
+    if zone == "+":
+        oh, om = values[-2], values[-1]
+        if ((oh > 23) | (om > 59)).any():
+            return None
+        sign = np.where(t[w - 6] == ord("-"), -1, 1)
+        epoch -= sign * (oh * 60 + om) * 60_000_000
     parsed = pl.Series(col.name, epoch, pl.Int64).cast(pl.Datetime("us", "UTC"))
     if n == len(col):
         return parsed
