@@ -696,19 +696,47 @@ def _strict_json(text: str) -> Any:
 @settings(max_examples=500, deadline=None)
 @given(text=st.lists(st.sampled_from(
     ["{", "}", "[", "]", ",", ":", '"a"', '"a, b"', '"', "1", "2", "-", ".5", "e3", "tr", "ue",
-     "true", "null", " ", " ", "\t", "\n", "\\", "é"]), max_size=16).map("".join))
+     "true", "null", " ", " ", ", ", ": ", "\t", "\n", "\\", "é"]), max_size=16).map("".join))
 @example("[1 2]")
 @example("[- 1]")
 @example("[1 e3]")
 @example("[tr ue]")
-def test_without_blanks_never_makes_invalid_json_valid(text):
+@example('["a, "b"]')
+def test_removing_blanks_never_makes_invalid_json_valid(text):
     """The reader checks the result instead of the input: a result that is valid JSON
     must come from valid JSON of the same value."""
-    from estime.io._text import without_blanks
+    from estime.io._text import unspaced, without_blanks
 
-    out = without_blanks(pl.Series([text]))[0]
-    try:
-        value = _strict_json(out)
-    except ValueError:
-        return
-    assert _strict_json(text) == value
+    for strip in (unspaced, without_blanks):
+        out = strip(pl.Series([text]))[0]
+        try:
+            value = _strict_json(out)
+        except ValueError:
+            continue
+        assert _strict_json(text) == value, strip
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_values)
+def test_unspaced_makes_json_dumps_default_compact(value):
+    """json.dumps' default ", " and ": " separators go, unless a string holds one of them
+    (or a backslash): then the text is left to without_blanks."""
+    from estime.io._text import unspaced
+
+    text = json.dumps(value, ensure_ascii=False)
+    out = unspaced(pl.Series([text, text]))[1]
+    if "\\" in text or any(", " in t or ": " in t for t in _strings(value)):
+        assert out == text
+    else:
+        assert out == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string of a JSON value, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(t for v in value.values() for t in _strings(v))]
+    if isinstance(value, list):
+        return [t for v in value for t in _strings(v)]
+    return []

@@ -68,6 +68,30 @@ _TOUCHES = np.zeros(256, bool)
 _TOUCHES[list(b"{}[],:")] = True
 
 
+#: A text (without escapes) with a string that holds ", " or ": ": strings and other
+#: characters are consumed from the start, so a quote opens a string only at odd rank.
+_SPACED_STRING = r'^(?:[^"]|"[^"]*")*"[^"]*(?:, |: )'
+
+
+def unspaced(texts: pl.Series) -> pl.Series:
+    """``texts`` with the blank after each ``,`` and ``:`` removed by two literal
+    replacements (the separators ``json.dumps`` writes by default), where no string holds
+    ", " or ": " and there is no backslash; other texts unchanged. A quicker
+    :func:`without_blanks` for the commonest spacing, with the same guarantee: only blanks
+    outside strings next to a structural character are removed.
+
+    >>> unspaced(pl.Series(['{"a": [1, 2]}', '{"a": "x, y"}'])).to_list()
+    ['{"a":[1,2]}', '{"a": "x, y"}']
+    """
+    t = pl.lit(texts)
+    f = pl.select(  # evaluated in parallel
+        t.str.contains("\\", literal=True).alias("escapes"),
+        t.str.contains(_SPACED_STRING).alias("spaced"),
+        t.str.replace_all(", ", ",", literal=True).str.replace_all(": ", ":", literal=True)
+        .alias("joined"))
+    return f["joined"].zip_with(~(f["escapes"] | f["spaced"]), texts).alias(texts.name)
+
+
 def without_blanks(texts: pl.Series) -> pl.Series:
     """``texts`` (a String series without nulls) with every run of JSON whitespace that lies
     outside strings and touches a structural character (``{}[],:``) or the text's start or

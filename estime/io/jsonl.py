@@ -49,6 +49,7 @@ from estime.io._text import (  # noqa: F401 (re-exported for the other readers a
     may_hold_big_integers,
     read_bytes,
     split_lines,
+    unspaced,
     without_blanks,
 )
 from estime.log import EventLog
@@ -61,17 +62,20 @@ MAX_LAYOUTS = 16
 _RESERVED = ("_line", "__pos")
 
 
-def compact_json(col: pl.Series) -> tuple[pl.Series, pl.Series]:
+def compact_json(col: pl.Series, *, failed: bool = False) -> tuple[pl.Series, pl.Series]:
     """``(ok, texts)``: which values are valid JSON (nulls are), and the values as compact
     single-line JSON text: unchanged when already compact; else without the blanks between
     tokens (spaced or indented JSON, see :func:`~estime.io._text.without_blanks`), checked
-    column-wise; else (escapes, deep nesting, few rows) parsed and re-encoded."""
+    column-wise; else (escapes, deep nesting, few rows) parsed and re-encoded. ``failed``:
+    the caller found that no value is compact valid JSON (the check is not repeated)."""
     n = len(col)
     if n >= FAST_MIN_ROWS:
-        ok = col.str.contains(_VALUE_RE).fill_null(True)
+        ok = col.is_null() if failed else col.str.contains(_VALUE_RE).fill_null(True)
         todo = (~ok).arg_true()
-        if len(todo):  # spaced or indented JSON: its blanks removed, column-wise
-            stripped = without_blanks(col.gather(todo))
+        for strip in (unspaced, without_blanks):  # spaced or indented JSON, column-wise
+            if not len(todo):
+                break
+            stripped = strip(col.gather(todo))
             good = stripped.str.contains(_VALUE_RE)
             if good.any():
                 done = todo.filter(good)
@@ -286,7 +290,7 @@ def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, pla
             # objects: check those rows with a parser; payloads are re-encoded compactly.
             again = (ok & ~good).arg_true()
             if len(again):
-                valid, texts = compact_json(f[f"v{i}"].gather(again))
+                valid, texts = compact_json(f[f"v{i}"].gather(again), failed=True)
                 if role == "meta":
                     valid = valid & (texts.str.starts_with("{") | (texts == "null"))
                 good = good.scatter(again, valid)
