@@ -12,6 +12,7 @@ lines as text, nothing parsed: a floor for any JSON Lines reader built on polars
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -56,14 +57,17 @@ def main(n: int = 1_000_000) -> None:
     foreign.write_bytes(b"".join(
         orjson.dumps({"aggregate_id": s, "kind": t, "ts": ts, "payload": orjson.Fragment(d)})
         + b"\n" for s, t, ts, d in zip(f["stream"], f["type"], f["time"], f["data"])))
+    spaced = tmp / "spaced.jsonl"  # what json.dumps writes: ", " and ": " separators
+    with open(jl, "rb") as src, open(spaced, "w") as out:
+        out.writelines(json.dumps(orjson.loads(line)) + "\n" for line in src)
     ce_n = max(1, n // 10)
-    ce = tmp / "events.ce.jsonl"
-    ce.write_bytes(b"".join(
-        orjson.dumps({"specversion": "1.0", "id": e.event_id, "source": "/bank",
-                      "subject": e.stream, "type": e.type, "sequence": str(e.seq),
-                      "time": e.time.isoformat() if e.time else None,
-                      "datacontenttype": "application/json", "data": e.to_dict()["data"]})
-        + b"\n" for e in log.head(ce_n)))
+    ce = tmp / "events.ce.jsonl"  # spaced like the CloudEvents SDK's JSON format
+    ce.write_text("".join(
+        json.dumps({"specversion": "1.0", "id": e.event_id, "source": "/bank",
+                    "subject": e.stream, "type": e.type, "sequence": str(e.seq),
+                    "time": e.time.isoformat() if e.time else None,
+                    "datacontenttype": "application/json", "data": e.to_dict()["data"]})
+        + "\n" for e in log.head(ce_n)))
     mb = jl.stat().st_size / 1e6
 
     t_jl, back = timed(lambda: read_jsonl(jl), repeat=3)
@@ -73,6 +77,9 @@ def main(n: int = 1_000_000) -> None:
     t_fo, _ = timed(lambda: read_jsonl(foreign, stream="aggregate_id", type="kind",
                                        data="payload", time="ts"), repeat=2)
     t_fo_nd, _ = timed(lambda: pl.read_ndjson(foreign), repeat=2)
+    t_sp, back = timed(lambda: read_jsonl(spaced), repeat=2)
+    assert [e.to_dict() for e in back.head(1000)] == [e.to_dict() for e in log.head(1000)]
+    t_sp_nd, _ = timed(lambda: pl.read_ndjson(spaced), repeat=2)
     t_pq, back = timed(lambda: read_parquet(pq), repeat=3)
     assert back == log
     t_pq0, _ = timed(lambda: pl.read_parquet(pq), repeat=3)
@@ -80,6 +87,7 @@ def main(n: int = 1_000_000) -> None:
     t_csv0, _ = timed(lambda: pl.read_csv(csv), repeat=2)
     t_ce, _ = timed(lambda: read_cloudevents(ce), repeat=2)
     t_ce0, _ = timed(lambda: [orjson.loads(x) for x in ce.read_bytes().splitlines()], repeat=2)
+    t_ce_nd, _ = timed(lambda: pl.read_ndjson(ce), repeat=2)
     t_wj, _ = timed(lambda: log.write_jsonl(tmp / "out.jsonl"), repeat=3)
     t_wn, _ = timed(lambda: log.frame.write_ndjson(tmp / "out.ndjson"), repeat=3)
     t_wp, _ = timed(lambda: log.write_parquet(tmp / "out.parquet"), repeat=3)
@@ -90,9 +98,11 @@ def main(n: int = 1_000_000) -> None:
         ("read_jsonl (canonical)", t_jl, "pl.read_ndjson", t_nd, "< 1 s at 1M"),
         ("read_jsonl (canonical)", t_jl, "pl.read_lines (no parsing)", t_lines, ""),
         ("read_jsonl (foreign, mapped)", t_fo, "pl.read_ndjson", t_fo_nd, ""),
+        ("read_jsonl (written by json.dumps: spaced)", t_sp, "pl.read_ndjson", t_sp_nd, ""),
         ("read_parquet", t_pq, "pl.read_parquet", t_pq0, ""),
         ("read_csv", t_csv, "pl.read_csv", t_csv0, ""),
-        (f"read_cloudevents ({ce_n:,})", t_ce, "orjson.loads per line", t_ce0, ""),
+        (f"read_cloudevents ({ce_n:,}, spaced)", t_ce, "orjson.loads per line", t_ce0, ""),
+        (f"read_cloudevents ({ce_n:,}, spaced)", t_ce, "pl.read_ndjson", t_ce_nd, ""),
         ("write_jsonl", t_wj, "DataFrame.write_ndjson", t_wn, ""),
         ("write_parquet", t_wp, "DataFrame.write_parquet", t_wp0, ""),
     ])
