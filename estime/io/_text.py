@@ -239,14 +239,17 @@ _TIME_MAX_WIDTH = 19 + 7 + 6  # a fraction of 6 digits and an offset
 
 
 def _time_form(text: str) -> tuple[int, str] | None:
-    """(digits of the fraction, zone: "Z", "+" for an offset, "" for none) of a time's
-    text after ``YYYY-MM-DDTHH:MM:SS``, when :func:`fast_times` reads that form."""
+    """(digits of the fraction, zone: "Z", "+:" for an offset ``±HH:MM``, "+" for ``±HHMM``,
+    "" for none) of a time's text after ``YYYY-MM-DDTHH:MM:SS``, when :func:`fast_times`
+    reads that form."""
     rest = text[19:]
     zone = ""
     if rest.endswith("Z"):
         zone, rest = "Z", rest[:-1]
     elif len(rest) >= 6 and rest[-6] in "+-" and rest[-3] == ":":
-        zone, rest = "+", rest[:-6]
+        zone, rest = "+:", rest[:-6]
+    elif len(rest) >= 5 and rest[-5] in "+-":
+        zone, rest = "+", rest[:-5]
     if not rest:
         return 0, zone
     if rest[0] == "." and 2 <= len(rest) <= 7:
@@ -275,9 +278,9 @@ _YEAR_DAYS, _LEAP, _MONTH_LEN, _MONTH_START = _calendar()
 
 def fast_times(col: pl.Series) -> pl.Series | None:
     """Parse RFC 3339 times that all have one form with numpy: ``YYYY-MM-DDTHH:MM:SS``, a
-    fraction of 1 to 6 digits or none, and ``Z``, an offset ``±HH:MM`` or nothing (UTC).
-    That is what ``write_jsonl`` (``2024-05-01T12:00:00.000000Z``), the CloudEvents SDK
-    and ``datetime.isoformat()`` write.
+    fraction of 1 to 6 digits or none, and ``Z``, an offset (``±HH:MM`` or ``±HHMM``) or
+    nothing (UTC). That is what ``write_jsonl`` (``2024-05-01T12:00:00.000000Z``), the
+    CloudEvents SDK, ``datetime.isoformat()`` and polars' CSV writer (``+0000``) write.
 
     ``None`` when the values differ in form or one is not a valid time: the general parser
     then takes over (and names a bad value).
@@ -309,11 +312,14 @@ def fast_times(col: pl.Series) -> pl.Series | None:
         fields.append((20, 20 + digits))
     if zone == "Z":
         seps[w - 1] = ord("Z")
-    elif zone == "+":
+    sign_at = {"+:": w - 6, "+": w - 5}.get(zone)
+    if zone == "+:":
         seps[w - 3] = ord(":")
         fields += [(w - 5, w - 3), (w - 2, w)]
-        if not ((t[w - 6] == ord("+")) | (t[w - 6] == ord("-"))).all():
-            return None
+    elif zone == "+":
+        fields += [(w - 4, w - 2), (w - 2, w)]
+    if sign_at is not None and not ((t[sign_at] == ord("+")) | (t[sign_at] == ord("-"))).all():
+        return None
     for at, char in seps.items():
         if not (t[at] == char).all():
             return None
@@ -334,11 +340,11 @@ def fast_times(col: pl.Series) -> pl.Series | None:
         return None
     days = _YEAR_DAYS[y] + (_MONTH_START[month] + day - 1)
     epoch = (days * 86400 + (hh * 3600 + mm * 60 + ss)) * 1_000_000 + us
-    if zone == "+":
+    if sign_at is not None:
         oh, om = values[-2], values[-1]
         if ((oh > 23) | (om > 59)).any():
             return None
-        sign = np.where(t[w - 6] == ord("-"), -1, 1)
+        sign = np.where(t[sign_at] == ord("-"), -1, 1)
         epoch -= sign * (oh * 60 + om) * 60_000_000
     parsed = pl.Series(col.name, epoch, pl.Int64).cast(pl.Datetime("us", "UTC"))
     if n == len(col):
