@@ -264,6 +264,50 @@ def test_large_sdk_files_read_like_small_ones(tmp_path):
     assert read_cloudevents(small).frame.equals(log.frame.head(40))
 
 
+@pytest.mark.parametrize("layout", ["own lines", "on the event lines", "blank lines, CRLF",
+                                    "indented events", "one line"])
+def test_large_batches_read_like_json_lines(tmp_path, layout, monkeypatch):
+    """A batch laid out one event per line is read like JSON Lines (column-wise); any other
+    layout goes to the array parser. Both give the log of the same events as lines."""
+    import estime.io.cloudevents as ce_mod
+
+    events = sdk_events(3000)
+    bodies = [FMT.write(e).decode() for e in events]
+    lines_file = tmp_path / "events.jsonl"
+    lines_file.write_text("".join(b + "\n" for b in bodies))
+    text = {
+        "own lines": "[\n" + ",\n".join(bodies) + "\n]\n",
+        "on the event lines": "[" + ",\n".join(bodies) + "]",
+        "blank lines, CRLF": "\r\n[\r\n\r\n" + ",\r\n\r\n".join(bodies) + "  \r\n]\r\n\r\n",
+        "indented events": json.dumps([json.loads(b) for b in bodies], indent=1),
+        "one line": "[" + ",".join(bodies) + "]",
+    }[layout]
+    batch = tmp_path / "batch.json"
+    batch.write_text(text)
+    parsed = []
+    array_parser = ce_mod._events_from_array
+    monkeypatch.setattr(ce_mod, "_events_from_array",
+                        lambda *a: parsed.append(1) or array_parser(*a))
+    log = read_cloudevents(batch)
+    assert bool(parsed) == (layout in ("indented events", "one line"))
+    assert actual(log) == actual(read_cloudevents(lines_file)) == [expected(e) for e in events]
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda t: t.replace('"id": "evt-1234"', '"id": evt-1234'), r"line 1236 of .*not valid JSON"),
+    (lambda t: t.replace('"id": "evt-1234"', '"id": ""'), r"line 1236 of .*'id' must be"),
+    (lambda t: t.replace("},\n", "}\n", 1), r"line 3 of .*expected ',' or ']' after event 1"),
+    (lambda t: t[:-3], r"expected ',' or ']' after event 3000.*truncated"),
+    (lambda t: t.replace("\n]", ",\n]"), r"line \d+ of .*not valid JSON"),
+])
+def test_errors_in_large_batches_name_the_line(tmp_path, damage, message):
+    bodies = [FMT.write(e).decode() for e in sdk_events(3000)]
+    p = tmp_path / "batch.json"
+    p.write_text(damage("[\n" + ",\n".join(bodies) + "\n]\n"))
+    with pytest.raises(LogFormatError, match=message):
+        read_cloudevents(p)
+
+
 PAYLOADS = st.one_of(st.none(), st.integers(-(2**70), 2**70), st.text(max_size=8),
                     st.dictionaries(st.text(max_size=4), st.integers() | st.text(max_size=4),
                                     max_size=3))

@@ -308,9 +308,12 @@ def read_cloudevents(path: PathLike, *, duplicates: Duplicates = "error") -> Eve
     check_utf8(raw, source)
     plan = _CloudPlan()
     if raw.lstrip(b" \t\r\n").startswith(b"["):
-        with gc_paused():
-            objects = _events_from_array(raw.decode(), source)
-        frame = frame_of_objects((o for _, o in objects), [n for n, _ in objects], source, plan)
+        frame = _batch_by_lines(raw, source, plan)
+        if frame is None:
+            with gc_paused():
+                objects = _events_from_array(raw.decode(), source)
+            frame = frame_of_objects((o for _, o in objects), [n for n, _ in objects], source,
+                                     plan)
     else:
         lines, numbers = split_lines(raw)
         try:
@@ -322,6 +325,33 @@ def read_cloudevents(path: PathLike, *, duplicates: Duplicates = "error") -> Eve
                 raise
             frame = frame_of_objects([whole], numbers.head(1).to_list(), source, plan)
     return log_from_raw(_events(frame, source), source, {}, duplicates)
+
+
+def _batch_by_lines(raw: bytes, source: str, plan: _CloudPlan) -> pl.DataFrame | None:
+    """The raw frame of a batch laid out one event per line (``[`` and ``]`` on their own
+    lines or on the first and last event's; a comma ending every event's line but the
+    last), read like JSON Lines; None for any other layout, or an error, which the array
+    parser then words. Those lines, without the brackets and commas, are the array's
+    elements: what is removed is the array's own syntax and whitespace."""
+    lines, numbers = split_lines(raw)
+    n = len(lines)
+    if n < 2 or not lines[0].startswith("[") or not lines[n - 1].endswith("]"):
+        return None
+    ends = pl.Series([0, n - 1])
+    body = lines.scatter(ends, [lines[0][1:].lstrip(" \t\r\n"),
+                                lines[n - 1][:-1].rstrip(" \t\r\n")])
+    events = (body.str.len_bytes() > 0).arg_true()
+    if not len(events):
+        return None
+    comma = body.str.ends_with(",").gather(events)
+    if not comma.head(len(events) - 1).all() or comma[len(events) - 1]:
+        return None
+    body = body.scatter(events.head(len(events) - 1),
+                        body.gather(events.head(len(events) - 1)).str.head(-1))
+    try:
+        return frame_from_lines(body, numbers, source, {}, plan=plan)
+    except LogFormatError:
+        return None
 
 
 def _one_object(raw: bytes) -> dict[str, Any] | None:
