@@ -3,8 +3,10 @@
 One JSON object per line. Files written by :meth:`EventLog.write_jsonl` load as they were
 written; foreign files load through a column mapping (``stream="aggregate_id"``). Payloads
 (``data``, ``meta``) keep the file's JSON text when it is compact (as estime, orjson and most
-writers produce it) and are re-encoded compactly otherwise; either way every JSON value
-round-trips exactly: key order, big integers, floats and unicode.
+writers produce it), lose the blanks between tokens when spaced or indented (``json.dumps``'
+default ", " and ": " included), and are re-encoded compactly otherwise (escapes in spaced
+text, deep nesting); either way every JSON value round-trips exactly: key order, big
+integers, floats and unicode.
 
 How it is fast without being lossy: polars' ``read_ndjson`` infers a struct schema (a key
 first seen late is dropped or nulls are invented), so it is not used. Instead polars' line
@@ -14,9 +16,11 @@ columns are cut inside their quotes) and checks each value with a regular expres
 accepts exactly the JSON grammar (compact, nested up to 3 levels; deeper values, and floats
 too large for a double, are checked with a parser). A decomposition into values that are
 each valid JSON is the parse of the line, so this is exact. Lines that do not fit (other key
-orders, spaced JSON, a payload that contains a later key's text) try the next layout or are
-parsed one by one, which is also where a malformed line is reported with its file and line
-number. Times in ``write_jsonl``'s form are parsed with numpy.
+orders, a payload that contains a later key's text) try the next layout or are parsed one
+by one, which is also where a malformed line is reported with its file and line number.
+Spaced payloads are made compact column-wise and checked the same way (see
+:func:`compact_json`). RFC 3339 times of one form (``write_jsonl``'s, ``isoformat()``'s,
+the CloudEvents SDK's) are parsed with numpy.
 """
 
 from __future__ import annotations
