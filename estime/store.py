@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 import polars as pl
-import sqlite_utils
 
 from estime._event import parse_iso
 from estime._json import to_json_text
@@ -179,6 +178,8 @@ class EventStore:
         conn = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False)
         self._conn: sqlite3.Connection | None = conn
         try:
+            import sqlite_utils  # here: it imports pandas, 0.4 s that `import estime` skips
+
             self._db = sqlite_utils.Database(conn, execute_plugins=False)
             conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._db.enable_wal()

@@ -59,3 +59,14 @@ def test_core_imports_nothing_from_jupyter():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_import_leaves_heavy_optional_libraries_for_later():
+    """`import estime` (scripts, the command line) does not load pandas (only on request,
+    `to_pandas`), sqlite-utils (it loads pandas; the store imports it when opened) or the
+    charting stack."""
+    code = ("import sys, estime; "
+            "bad = [m for m in ('pandas', 'sqlite_utils', 'altair', 'vl_convert') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
