@@ -249,3 +249,47 @@ def test_records_csv_round_trip_values(tmp_path_factory, recs):
     back = read_csv(p)
     assert back.to_records() == log.to_records()
     assert back.frame["data"].to_list() == log.frame["data"].to_list()
+
+
+# --------------------------------------------------------------------------- large files
+
+
+def _large(tmp_path: Path, kind: str, data: list[str], meta: list[str]) -> Path:
+    frame = pl.DataFrame({"stream": [f"s{i % 7}" for i in range(len(data))],
+                          "type": "T", "data": data, "meta": meta})
+    if kind == "csv":
+        frame.write_csv(tmp_path / "log.csv")
+        return tmp_path / "log.csv"
+    frame.write_parquet(tmp_path / "log.parquet")
+    return tmp_path / "log.parquet"
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_large_files_with_spaced_and_indented_payloads(tmp_path, kind):
+    """Thousands of rows take the column-wise checks (both payload columns at once);
+    spaced and indented JSON is made compact, the values unchanged."""
+    import json
+
+    values = [{"i": i, "s": f"a, b: {i}", "l": [i, None]} for i in range(3000)]
+    data = [json.dumps(v, indent=2 if i % 3 == 0 else None) if i % 2 else
+            json.dumps(v, separators=(",", ":")) for i, v in enumerate(values)]
+    meta = [json.dumps({"m": i}) for i in range(3000)]
+    log = (read_csv if kind == "csv" else read_parquet)(_large(tmp_path, kind, data, meta))
+    assert [e.to_dict()["data"] for e in log] == values
+    assert log.frame["data"][0] == '{"i":0,"s":"a, b: 0","l":[0,null]}'
+    assert log.frame["data"][3] == '{"i":3,"s":"a, b: 3","l":[3,null]}'
+    assert log.event(2501).meta == {"m": 2500}
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+@pytest.mark.parametrize(("column", "bad", "message"), [
+    ("data", '{"i": 1,}', "field 'data' is not valid JSON"),
+    ("meta", "[1, 2]", "field 'meta' must be a JSON object"),
+])
+def test_large_files_name_the_bad_row(tmp_path, kind, column, bad, message):
+    data = ['{"i":1}'] * 3000
+    meta = ['{"m":1}'] * 3000
+    (data if column == "data" else meta)[2500] = bad
+    where = "line 2502" if kind == "csv" else "row 2501"
+    with pytest.raises(LogFormatError, match=rf"{where} of .*{message}"):
+        (read_csv if kind == "csv" else read_parquet)(_large(tmp_path, kind, data, meta))

@@ -66,15 +66,18 @@ MAX_LAYOUTS = 16
 _RESERVED = ("_line", "__pos")
 
 
-def compact_json(col: pl.Series, *, failed: bool = False) -> tuple[pl.Series, pl.Series]:
+def compact_json(col: pl.Series, *, failed: bool = False, ok: pl.Series | None = None
+                 ) -> tuple[pl.Series, pl.Series]:
     """``(ok, texts)``: which values are valid JSON (nulls are), and the values as compact
     single-line JSON text: unchanged when already compact; else without the blanks between
     tokens (spaced or indented JSON, see :func:`~estime.io._text.without_blanks`), checked
     column-wise; else (escapes, deep nesting, few rows) parsed and re-encoded. ``failed``:
-    the caller found that no value is compact valid JSON (the check is not repeated)."""
+    the caller found that no value is compact valid JSON, or ``ok`` says which are (the
+    check is not repeated; see :func:`compact_checks`)."""
     n = len(col)
     if n >= FAST_MIN_ROWS:
-        ok = col.is_null() if failed else col.str.contains(_VALUE_RE).fill_null(True)
+        if ok is None:
+            ok = col.is_null() if failed else col.str.contains(_VALUE_RE).fill_null(True)
         todo = (~ok).arg_true()
         for strip in (unspaced, without_blanks):  # spaced or indented JSON, column-wise
             if not len(todo):
@@ -103,11 +106,20 @@ def compact_json(col: pl.Series, *, failed: bool = False) -> tuple[pl.Series, pl
     return ok.scatter(todo, results), col.clone().scatter(todo, texts)
 
 
+def compact_checks(frame: pl.DataFrame, names: list[str]) -> dict[str, pl.Series | None]:
+    """Per JSON text column of ``frame``: which values are compact valid JSON (nulls are),
+    the columns checked in parallel; ``None`` for all when the frame is too small."""
+    if frame.height < FAST_MIN_ROWS:
+        return dict.fromkeys(names)
+    checks = frame.select(pl.col(n).str.contains(_VALUE_RE).fill_null(True) for n in names)
+    return {n: checks[n] for n in names}
+
+
 def checked_json(col: pl.Series, name: str, where: Callable[[int], str], *,
-                 objects: bool = False) -> pl.Series:
+                 objects: bool = False, ok: pl.Series | None = None) -> pl.Series:
     """``col`` (JSON text) validated: raise naming the first bad row, make multi-line values
-    compact. ``objects`` requires JSON objects (``meta``)."""
-    ok, col = compact_json(col)
+    compact. ``objects`` requires JSON objects (``meta``). ``ok``: see :func:`compact_json`."""
+    ok, col = compact_json(col, ok=ok)
     if not ok.all():
         i = int((~ok).arg_true()[0])
         text = col[i]
