@@ -42,6 +42,7 @@ from estime.io._text import (  # noqa: F401 (re-exported for the other readers a
     _NUM,
     _OBJECT_RE,
     _SCALAR_RE,
+    _SPACED_STRING,
     _STR_BODY_RE,
     _VALUE_RE,
     PathLike,
@@ -258,15 +259,20 @@ def _cut(keys: list[str], quoted: list[bool], spaced: bool
     )
 
 
-def _check_exprs(i: int, kind: str, role: str) -> list[pl.Expr]:
+def _check_exprs(i: int, kind: str, role: str, spaced: bool = False) -> list[pl.Expr]:
     """Column ``g{i}`` (piece ``v{i}`` is valid) and, where the piece is not the value
-    itself, ``o{i}`` (its value)."""
+    itself, ``o{i}`` (its value). In ``spaced`` lines, payloads are made compact as
+    :func:`~estime.io._text.unspaced` does, in the same pass."""
     v = pl.col(f"v{i}")
     good = f"g{i}"
-    if role == "meta":
-        return [v.str.contains(_OBJECT_RE).alias(good)]
     if role != "column":
-        return [v.str.contains(_VALUE_RE).alias(good)]
+        grammar = _OBJECT_RE if role == "meta" else _VALUE_RE
+        if not spaced:
+            return [v.str.contains(grammar).alias(good)]
+        joined = v.str.replace_all(", ", ",", literal=True).str.replace_all(": ", ":",
+                                                                          literal=True)
+        plain = ~(v.str.contains("\\", literal=True) | v.str.contains(_SPACED_STRING))
+        return [(plain & joined.str.contains(grammar)).alias(good), joined.alias(f"o{i}")]
     if kind == "str":  # cut inside the quotes
         return [v.str.contains(_STR_BODY_RE).alias(good)]
     if kind == "int":
@@ -290,7 +296,8 @@ def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, pla
     # a "both" key is cut as a column (its payload part is added below)
     roles = ["column" if r == "both" else r for r in map(plan.role, keys)]
     quoted = [r == "column" and k == "str" for k, r in zip(kinds, roles)]
-    checks = [e for i, (k, r) in enumerate(zip(kinds, roles)) for e in _check_exprs(i, k, r)]
+    checks = [e for i, (k, r) in enumerate(zip(kinds, roles))
+              for e in _check_exprs(i, k, r, spaced)]
     find, cut = _cut(keys, quoted, spaced)
     sure = pl.all_horizontal("shape", *(pl.col(f"g{i}") for i in range(len(keys))))
     f = (rows.with_columns(find).select(*cut, "_line", "line").with_columns(checks)
@@ -311,7 +318,8 @@ def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, pla
                     valid = valid & (texts.str.starts_with("{") | (texts == "null"))
                 good = good.scatter(again, valid)
                 if role != "column":
-                    o = f[f"v{i}"].clone().scatter(again, texts)
+                    target = f"o{i}" if f"o{i}" in f.columns else f"v{i}"
+                    o = f[target].clone().scatter(again, texts)
                     fixed.append(_null_if(o, "null") if role == "meta" else o)
         ok = ok & good
     if fixed:
