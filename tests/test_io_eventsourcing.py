@@ -223,19 +223,46 @@ def test_file_is_never_modified_and_no_side_files(bank: dict[str, Any]) -> None:
     assert after == before
 
 
-def test_reads_events_still_in_the_write_ahead_log(bank: dict[str, Any]) -> None:
+@pytest.mark.parametrize("path", ["snapshot", "sql", "no space for a snapshot"])
+def test_reads_events_still_in_the_write_ahead_log(bank: dict[str, Any], path: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a write-ahead log pending, a large database is copied (SQLite's backup) and the
+    copy read from its pages; a small one, or one that cannot be copied, through SQLite."""
+    import tempfile
+
+    import estime.io.eventsourcing as es_io
+
     db: Path = bank["db"]
     app = bank["app"]  # still open: its last writes sit in bank.db-wal
+    count = len(read_eventsourcing(db))
     a = app.repository.get(bank["ids"][0])
     a.deposit(Decimal("123.45"), "CHF")
     app.save(a)
     wal = db.with_name(db.name + "-wal")
     assert wal.exists() and wal.stat().st_size > 0
-    before = (db.read_bytes(), db.stat().st_mtime_ns)
+    before = (db.read_bytes(), db.stat().st_mtime_ns, sorted(os.listdir(db.parent)))
+    monkeypatch.setattr(es_io, "SNAPSHOT_MIN_BYTES", 10**15 if path == "sql" else 0)
+    copies: list[tuple[Path, bool]] = []  # (the copy read, whether its pages were read)
+    pages = es_io._read_pages
+
+    def spy(*a: Any, **k: Any) -> Any:
+        out = pages(*a, **k)
+        if k.get("file"):
+            copies.append((k["file"], out is not None))
+        return out
+
+    monkeypatch.setattr(es_io, "_read_pages", spy)
+    if path == "no space for a snapshot":
+        def full(*a: Any, **k: Any) -> Any:
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(tempfile, "TemporaryDirectory", full)
     log = read_eventsourcing(db)
     last = log.event(log.frame["seq"][-1])
     assert (last.data["amount"], last.data["currency"]) == (123.45, "CHF")
-    assert (db.read_bytes(), db.stat().st_mtime_ns) == before
+    assert len(log) == count + 1
+    assert [read for _, read in copies] == ([True] if path == "snapshot" else [])
+    assert not any(c.exists() or c.parent.exists() for c, _ in copies)  # the copy is deleted
+    assert (db.read_bytes(), db.stat().st_mtime_ns, sorted(os.listdir(db.parent))) == before
 
 
 def test_snapshots_frame(tmp_path: Path, bank_module: Any) -> None:

@@ -36,8 +36,10 @@ application's own code and key: they are refused with an error saying so.
 
 Speed: with no write-ahead log pending, the table is read straight from the file's pages with
 numpy (:mod:`estime.io._sqlite`; SQLite checks the result) and the states in the
-library's exact forms are decoded column-wise (:mod:`estime.io._es_states`); anything else
-goes through SQLite and the per-row decoder, with the same results.
+library's exact forms are decoded column-wise (:mod:`estime.io._es_states`). With one pending
+(the application is still running), a database of 8 MB or more is first copied with SQLite's
+online backup to a temporary file (deleted after), whose pages are read the same way. Anything
+else goes through SQLite and the per-row decoder, with the same results.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import tempfile
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -71,6 +74,7 @@ from estime.io._es_states import (
 from estime.io._sqlite import (
     Kind,
     Table,
+    _connect,
     binary_views,
     fixed_width,
     read_columns,
@@ -347,16 +351,17 @@ def _texts(got: Table) -> tuple[pl.Series, pl.Series | None, pl.Series] | None:
 
 
 def _read_pages(path: Path, conn: sqlite3.Connection, table: str,
-                decimals: Decimals) -> pl.DataFrame | None:
+                decimals: Decimals, file: Path | None = None) -> pl.DataFrame | None:
     """The canonical columns (and event ids) of a table read from the file's pages (see
     :mod:`estime.io._sqlite`), or None to read through SQLite. Only on an
-    ``immutable`` connection: the file is complete.
+    ``immutable`` connection: the file is complete. ``file``: the file read (``conn``'s),
+    when it is a copy of ``path`` (which errors name).
 
     numpy and polars release the GIL: slices of states are decoded in worker threads while
     this one prepares the streams and topics and computes the event ids (SHA-1)."""
     if not getattr(conn, "immutable", False):
         return None
-    got = read_columns(path, conn, table, _PAGE_COLUMNS)
+    got = read_columns(file or path, conn, table, _PAGE_COLUMNS)
     if got is None:
         return None
     n = len(got.rowid)
@@ -401,6 +406,8 @@ def _read_events(path: Path, conn: sqlite3.Connection, table: str,
     while the next is fetched.
     """
     from_pages = _read_pages(path, conn, table, decimals)
+    if from_pages is None and not getattr(conn, "immutable", False):
+        from_pages = _read_snapshot(path, conn, table, decimals)
     if from_pages is not None:
         return from_pages
     parts = _fetch_and_decode(path, conn, table, decimals)
@@ -419,6 +426,37 @@ def _read_events(path: Path, conn: sqlite3.Connection, table: str,
         "schema_version": frame["schema_version"],
         "event_id": frame["event_id"],
     })
+
+
+SNAPSHOT_MIN_BYTES = 8 << 20
+
+
+def _read_snapshot(path: Path, conn: sqlite3.Connection, table: str,
+                   decimals: Decimals) -> pl.DataFrame | None:
+    """With a write-ahead log pending (an application still running, or one that did not
+    close cleanly), the table read from the pages of a copy of the database as ``conn``
+    sees it (SQLite's online backup, one consistent read; the copy is a temporary file,
+    deleted after), which is quicker than fetching the rows through SQLite. None for a
+    small file, or when the copy cannot be made (no space): then SQLite reads the rows."""
+    try:
+        if path.stat().st_size < SNAPSHOT_MIN_BYTES:
+            return None
+        with tempfile.TemporaryDirectory(prefix="estime-") as tmp:
+            copy = Path(tmp) / "snapshot.db"
+            target = sqlite3.connect(copy)
+            try:
+                target.execute("PRAGMA journal_mode = OFF")  # a scratch copy: no journal,
+                target.execute("PRAGMA synchronous = OFF")  # no waiting for the disk
+                conn.backup(target)
+            finally:
+                target.close()
+            snap = _connect(copy, immutable=True)
+            try:
+                return _read_pages(path, snap, table, decimals, file=copy)
+            finally:
+                snap.close()
+    except (sqlite3.Error, OSError):
+        return None
 
 
 def _fetch_and_decode(path: Path, conn: sqlite3.Connection, table: str,
