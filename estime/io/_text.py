@@ -83,13 +83,18 @@ def unspaced(texts: pl.Series) -> pl.Series:
     >>> unspaced(pl.Series(['{"a": [1, 2]}', '{"a": "x, y"}'])).to_list()
     ['{"a":[1,2]}', '{"a": "x, y"}']
     """
-    t = pl.lit(texts)
-    f = pl.select(  # evaluated in parallel
-        t.str.contains("\\", literal=True).alias("escapes"),
-        t.str.contains(_SPACED_STRING).alias("spaced"),
-        t.str.replace_all(", ", ",", literal=True).str.replace_all(": ", ":", literal=True)
-        .alias("joined"))
-    return f["joined"].zip_with(~(f["escapes"] | f["spaced"]), texts).alias(texts.name)
+    joined, plain = unspaced_exprs(pl.lit(texts))
+    f = pl.select(joined.alias("joined"), plain.alias("plain"))  # evaluated in parallel
+    return f["joined"].zip_with(f["plain"], texts).alias(texts.name)
+
+
+def unspaced_exprs(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(the text with ", " and ": " joined, whether that is all :func:`unspaced` may do: no
+    backslash and no string holding either) as expressions, for a lazy query."""
+    joined = text.str.replace_all(", ", ",", literal=True).str.replace_all(": ", ":",
+                                                                          literal=True)
+    plain = ~(text.str.contains("\\", literal=True) | text.str.contains(_SPACED_STRING))
+    return joined, plain
 
 
 def without_blanks(texts: pl.Series) -> pl.Series:

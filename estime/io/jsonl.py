@@ -42,7 +42,6 @@ from estime.io._text import (  # noqa: F401 (re-exported for the other readers a
     _NUM,
     _OBJECT_RE,
     _SCALAR_RE,
-    _SPACED_STRING,
     _STR_BODY_RE,
     _VALUE_RE,
     PathLike,
@@ -55,6 +54,7 @@ from estime.io._text import (  # noqa: F401 (re-exported for the other readers a
     read_bytes,
     split_lines,
     unspaced,
+    unspaced_exprs,
     without_blanks,
 )
 from estime.log import EventLog
@@ -67,18 +67,18 @@ MAX_LAYOUTS = 16
 _RESERVED = ("_line", "__pos")
 
 
-def compact_json(col: pl.Series, *, failed: bool = False, ok: pl.Series | None = None
+def compact_json(col: pl.Series, *, ok: pl.Series | None = None
                  ) -> tuple[pl.Series, pl.Series]:
     """``(ok, texts)``: which values are valid JSON (nulls are), and the values as compact
     single-line JSON text: unchanged when already compact; else without the blanks between
     tokens (spaced or indented JSON, see :func:`~estime.io._text.without_blanks`), checked
-    column-wise; else (escapes, deep nesting, few rows) parsed and re-encoded. ``failed``:
-    the caller found that no value is compact valid JSON, or ``ok`` says which are (the
-    check is not repeated; see :func:`compact_checks`)."""
+    column-wise; else (escapes, deep nesting, few rows) parsed and re-encoded. ``ok``:
+    which values the caller already found compact and valid (the check is not repeated;
+    see :func:`compact_checks`)."""
     n = len(col)
     if n >= FAST_MIN_ROWS:
         if ok is None:
-            ok = col.is_null() if failed else col.str.contains(_VALUE_RE).fill_null(True)
+            ok = col.str.contains(_VALUE_RE).fill_null(True)
         todo = (~ok).arg_true()
         for strip in (unspaced, without_blanks):  # spaced or indented JSON, column-wise
             if not len(todo):
@@ -269,9 +269,7 @@ def _check_exprs(i: int, kind: str, role: str, spaced: bool = False) -> list[pl.
         grammar = _OBJECT_RE if role == "meta" else _VALUE_RE
         if not spaced:
             return [v.str.contains(grammar).alias(good)]
-        joined = v.str.replace_all(", ", ",", literal=True).str.replace_all(": ", ":",
-                                                                          literal=True)
-        plain = ~(v.str.contains("\\", literal=True) | v.str.contains(_SPACED_STRING))
+        joined, plain = unspaced_exprs(v)
         return [(plain & joined.str.contains(grammar)).alias(good), joined.alias(f"o{i}")]
     if kind == "str":  # cut inside the quotes
         return [v.str.contains(_STR_BODY_RE).alias(good)]
@@ -309,11 +307,12 @@ def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, pla
     for i, (kind, role) in enumerate(zip(kinds, roles)):
         good = f[f"g{i}"].fill_null(False)
         if role != "column" or kind == "any":
-            # Deeper nesting, spaced JSON, null meta or (in a plain column) arrays and
-            # objects: check those rows with a parser; payloads are re-encoded compactly.
+            # Deeper nesting, spaced JSON the quick joins missed, null meta or (in a plain
+            # column) arrays and objects: made compact and checked column-wise, or parsed.
             again = (ok & ~good).arg_true()
             if len(again):
-                valid, texts = compact_json(f[f"v{i}"].gather(again), failed=True)
+                piece = f[f"v{i}"].gather(again)
+                valid, texts = compact_json(piece, ok=piece.is_null())
                 if role == "meta":
                     valid = valid & (texts.str.starts_with("{") | (texts == "null"))
                 good = good.scatter(again, valid)
