@@ -20,8 +20,7 @@ from estime.io.jsonl import (
     _RESERVED,
     PathLike,
     check_utf8,
-    checked_json,
-    compact_checks,
+    checked_payloads,
     log_from_raw,
     read_bytes,
 )
@@ -125,14 +124,7 @@ def read_csv(path: PathLike, *, duplicates: Duplicates = "error", separator: str
     lines, blank = _line_numbers(df, raw)
     df = df.with_columns(lines).filter(~blank)
     lines = df["_line"]
-    present = {c: columns.get(c, c) for c in ("data", "meta")}
-    present = {c: n for c, n in present.items()
-               if n in df.columns and df[n].dtype == pl.String}
-    oks = compact_checks(df, list(dict.fromkeys(present.values())))
-    checked = [checked_json(df[name], name, lambda i: f"line {lines[i]} of {source}",
-                            objects=canonical == "meta", ok=oks[name])
-               for canonical, name in present.items()]
-    df = df.with_columns(checked)
+    df = df.with_columns(checked_payloads(df, columns, lambda i: f"line {lines[i]} of {source}"))
     return log_from_raw(df, source, _as_dict(columns), duplicates)
 
 

@@ -116,6 +116,18 @@ def compact_checks(frame: pl.DataFrame, names: list[str]) -> dict[str, pl.Series
     return {n: checks[n] for n in names}
 
 
+def checked_payloads(frame: pl.DataFrame, columns: Mapping[str, str],
+                     where: Callable[[int], str]) -> list[pl.Series]:
+    """The payload columns of a reader's ``frame`` (``data`` and ``meta`` under their mapped
+    names, the text ones) validated by :func:`checked_json`, checked in parallel first."""
+    present = {c: columns.get(c, c) for c in ("data", "meta")}
+    present = {c: n for c, n in present.items()
+               if n in frame.columns and frame[n].dtype == pl.String}
+    oks = compact_checks(frame, list(dict.fromkeys(present.values())))
+    return [checked_json(frame[n], n, where, objects=c == "meta", ok=oks[n])
+            for c, n in present.items()]
+
+
 def checked_json(col: pl.Series, name: str, where: Callable[[int], str], *,
                  objects: bool = False, ok: pl.Series | None = None) -> pl.Series:
     """``col`` (JSON text) validated: raise naming the first bad row, make multi-line values

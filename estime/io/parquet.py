@@ -12,7 +12,7 @@ import polars as pl
 
 from estime._normalize import Duplicates
 from estime.errors import LogFormatError
-from estime.io.jsonl import _RESERVED, PathLike, checked_json, compact_checks, log_from_raw
+from estime.io.jsonl import _RESERVED, PathLike, checked_payloads, log_from_raw
 from estime.log import EventLog
 
 __all__ = ["read_parquet"]
@@ -46,13 +46,7 @@ def read_parquet(path: PathLike, *, duplicates: Duplicates = "error",
     names = {c: columns.get(c, c) for c in ("data", "meta")}
     df = df.rename({c: f"{c}_source" for c in _RESERVED if c in df.columns})
     if all(df.schema[n] == pl.String for n in names.values() if n in df.columns):
-        present = {c: n for c, n in names.items() if n in df.columns}
-        oks = compact_checks(df, list(dict.fromkeys(present.values())))
-        checked = [
-            checked_json(df[name], name, lambda i: f"row {i + 1} of {source}",
-                         objects=canonical == "meta", ok=oks[name])
-            for canonical, name in present.items()
-        ]
+        checked = checked_payloads(df, columns, lambda i: f"row {i + 1} of {source}")
         return log_from_raw(df.with_columns(checked), source, columns, duplicates)
     # Struct, list or other payload columns: the general path encodes and checks them.
     return EventLog.from_frame(df, duplicates=duplicates, source=source, **columns)
