@@ -31,8 +31,10 @@ import json
 import re
 from typing import Any
 
+import orjson
 import polars as pl
 
+import estime.io.jsonl as jsonl_mod
 from estime._json import gc_paused
 from estime._normalize import Duplicates
 from estime.errors import LogFormatError
@@ -310,6 +312,9 @@ def read_cloudevents(path: PathLike, *, duplicates: Duplicates = "error") -> Eve
     if raw.lstrip(b" \t\r\n").startswith(b"["):
         frame = _batch_by_lines(raw, source, plan)
         if frame is None:
+            log = _batch_parsed(raw, source, duplicates)
+            if log is not None:
+                return log
             with gc_paused():
                 objects = _events_from_array(raw.decode(), source)
             frame = frame_of_objects((o for _, o in objects), [n for n, _ in objects], source,
@@ -333,6 +338,9 @@ def _batch_by_lines(raw: bytes, source: str, plan: _CloudPlan) -> pl.DataFrame |
     last), read like JSON Lines; None for any other layout, or an error, which the array
     parser then words. Those lines, without the brackets and commas, are the array's
     elements: what is removed is the array's own syntax and whitespace."""
+    head = raw.lstrip(b" \t\r\n[").split(b"\n", 1)[0].rstrip(b" \t\r")
+    if not (head.startswith(b"{") and head.endswith((b"},", b"}", b"}]"))):
+        return None  # the first event is not on a line of its own: another layout
     lines, numbers = split_lines(raw)
     n = len(lines)
     if n < 2 or not lines[0].startswith("[") or not lines[n - 1].endswith("]"):
@@ -350,6 +358,35 @@ def _batch_by_lines(raw: bytes, source: str, plan: _CloudPlan) -> pl.DataFrame |
                         body.gather(events.head(len(events) - 1)).str.head(-1))
     try:
         return frame_from_lines(body, numbers, source, {}, plan=plan)
+    except LogFormatError:
+        return None
+
+
+#: A number token of 19 digits or more (or such text in a string): orjson would round it.
+_LONG_NUMBER = r"[:,\[]\s*-?[0-9]{19}"
+
+
+def _batch_parsed(raw: bytes, source: str, duplicates: Duplicates) -> EventLog | None:
+    """The log of a large batch in any other layout (indented, on one line): parsed whole by
+    orjson, each event written back as one compact line and read like JSON Lines. None when
+    orjson cannot parse it exactly (integers of 19 digits or more), for small batches, and on
+    any error: its line would be a position in the array, so the array parser then reads the
+    file and words the error with the file's line."""
+    if pl.Series([raw], dtype=pl.Binary).cast(pl.String).str.contains(_LONG_NUMBER)[0]:
+        return None
+    try:
+        with gc_paused():
+            events = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(events, list) or len(events) < jsonl_mod.FAST_MIN_ROWS:
+        return None
+    try:
+        texts = pl.Series("line", [orjson.dumps(e).decode() for e in events], pl.String)
+        del events
+        numbers = pl.int_range(1, len(texts) + 1, dtype=pl.Int64, eager=True)
+        frame = frame_from_lines(texts, numbers, source, {}, plan=_CloudPlan())
+        return log_from_raw(_events(frame, source), source, {}, duplicates)
     except LogFormatError:
         return None
 
