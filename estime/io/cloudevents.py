@@ -21,6 +21,12 @@ attribute           ``dataschema`` and every extension (``sequence``, ``tracepar
 Events are ordered by the Sequence extension (``sequence``) when every event has one —
 as integers when all are digit strings, else as text — and by file order otherwise. An
 event without data gets ``{}``.
+
+Lines are read column-wise like JSON Lines (:mod:`estime.io.jsonl`). So is a batch (a JSON
+array) laid out one event per line; a large batch in another layout (indented, on one line)
+is parsed whole by orjson and its events read back the same way. Small batches, numbers of
+19 digits or more (orjson would round them) and every error go through the array parser,
+which names the file's line.
 """
 
 from __future__ import annotations
