@@ -402,12 +402,12 @@ def _read_events(path: Path, conn: sqlite3.Connection, table: str,
     """The events table as canonical columns (seq, stream, ..., event_id, schema_version).
 
     On an immutable connection the table is read from the file's pages with numpy; otherwise
-    rows are fetched in chunks, each decoded (and given its event ids) in a worker thread
-    while the next is fetched.
+    (a write-ahead log pending) from the pages of a backup copy (:func:`_read_snapshot`).
+    Failing that, rows are fetched in chunks, each decoded (and given its event ids) in a
+    worker thread while the next is fetched.
     """
-    from_pages = _read_pages(path, conn, table, decimals)
-    if from_pages is None and not getattr(conn, "immutable", False):
-        from_pages = _read_snapshot(path, conn, table, decimals)
+    from_pages = (_read_pages(path, conn, table, decimals) if getattr(conn, "immutable", False)
+                  else _read_snapshot(path, conn, table, decimals))
     if from_pages is not None:
         return from_pages
     parts = _fetch_and_decode(path, conn, table, decimals)
