@@ -22,10 +22,17 @@ def _enabled() -> bool:
 class _Null:
     """Stands in for a bar when progress is off (same small API)."""
 
+    disable = True  # as tqdm says of a bar it does not show
+    n = 0
+    total: int | float | None = 0
+
     def update(self, n: int = 1) -> None:
         pass
 
     def set_postfix_str(self, s: str) -> None:
+        pass
+
+    def refresh(self) -> None:
         pass
 
     def close(self) -> None:

@@ -766,3 +766,42 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [t for v in value for t in _strings(v)]
     return []
+
+
+def _recording_bars(monkeypatch) -> list[Any]:
+    """Make ``jsonl_mod.progress`` hand out shown tqdm bars (to a buffer) and keep them."""
+    import io
+
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def progress(total, desc, unit="event", **kwargs):
+        bars.append(tqdm(total=total, desc=desc, unit=unit, file=io.StringIO(), delay=0))
+        return bars[-1]
+
+    monkeypatch.setattr(jsonl_mod, "progress", progress)
+    return bars
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["scanned", "read whole"])
+def test_a_progress_bar_follows_the_lines_and_changes_nothing(tmp_path, monkeypatch, whole):
+    """With a bar shown, the first layout pass runs in batches that advance it; the bar
+    ends at the count of lines (its estimate given way) and the log is the one read
+    without a bar, a line of another layout and a bad line included."""
+    recs = [{"seq": i + 1, "stream": f"s{i % 7}", "type": "T",
+             "data": {"i": i, "pad": "x" * (i % 50)}} for i in range(6000)]
+    text = lines(*recs[:4000]) + json.dumps(recs[4000]) + "\n" + lines(*recs[4001:])
+    p = write(tmp_path, text)
+    if whole:  # the reader of polars Series (CloudEvents, small files, other line readers)
+        monkeypatch.setattr(jsonl_mod, "BAR_MIN_LINES", 1000)
+        monkeypatch.setattr(jsonl_mod.pl, "scan_lines", None, raising=False)
+    plain = read_jsonl(p)
+    bars = _recording_bars(monkeypatch)
+    shown = read_jsonl(p)
+    assert shown == plain and shown.frame.equals(plain.frame)
+    assert len(bars) == 1 and bars[0].desc.startswith(f"reading {p.name}")
+    assert bars[0].n == bars[0].total == 6000
+    bad = write(tmp_path, text + '{"stream":"s","type":"T","data":{"i":1,}}\n', "bad.jsonl")
+    with pytest.raises(LogFormatError, match=r"line 6001 of .*bad\.jsonl"):
+        read_jsonl(bad)

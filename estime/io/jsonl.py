@@ -63,6 +63,9 @@ __all__ = ["read_jsonl"]
 
 
 FAST_MIN_ROWS = 2_000
+#: From this many lines, a progress bar follows the pass that cuts them (about 0.15 s per
+#: 100,000 lines; shown only when the read lasts over a second, see estime._progress).
+BAR_MIN_LINES = 100_000
 MAX_LAYOUTS = 16
 _RESERVED = ("_line", "__pos")
 
@@ -295,12 +298,30 @@ def _check_exprs(i: int, kind: str, role: str, spaced: bool = False) -> list[pl.
     return [v.str.contains(_SCALAR_RE).alias(good)]
 
 
-def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, plan: _Plan
-                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _collect(query: pl.LazyFrame, bar: Any = None) -> pl.DataFrame:
+    """Run a layout pass; with a progress ``bar`` shown, on polars' streaming engine in
+    batches that advance it by the lines done (the bar's total is an estimate, raised if
+    passed). Measured on 1M lines of a file: 1.50-1.65 s in batches, 1.48-1.73 s at once."""
+    if bar is None or bar.disable:
+        return query.collect()
+    parts: list[pl.DataFrame] = []
+    for batch in query.collect_batches():
+        parts.append(batch)
+        if bar.n + batch.height > bar.total:
+            bar.total = bar.n + batch.height
+        bar.update(batch.height)
+    bar.total = bar.n  # done: the estimate gives way to the count
+    bar.refresh()
+    return pl.concat(parts, rechunk=False) if len(parts) != 1 else parts[0]
+
+
+def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, plan: _Plan,
+                 bar: Any = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Cut the lines (``rows``: columns ``line``, ``_line``) with ``first``'s key layout into
     values: (the frame of the lines that match, with ``_line``; the other rows).
 
-    The other lines are left to the next layout or the line-by-line parser."""
+    The other lines are left to the next layout or the line-by-line parser. ``bar``: a
+    progress bar to advance by the lines passed (see :func:`_collect`)."""
     keys = list(first)
     kinds = [_kind(v) for v in first.values()]
     # a "both" key is cut as a column (its payload part is added below)
@@ -310,10 +331,10 @@ def _layout_pass(rows: pl.LazyFrame, first: Mapping[str, Any], spaced: bool, pla
               for e in _check_exprs(i, k, r, spaced)]
     find, cut = _cut(keys, quoted, spaced)
     sure = pl.all_horizontal("shape", *(pl.col(f"g{i}") for i in range(len(keys))))
-    f = (rows.with_columns(find).select(*cut, "_line", "line").with_columns(checks)
-         # a line surely matched is not kept (parsers below may accept some others)
-         .with_columns(pl.when(sure.fill_null(False)).then(None).otherwise("line").alias("line"))
-         .collect())
+    f = _collect(rows.with_columns(find).select(*cut, "_line", "line").with_columns(checks)
+                 # a line surely matched is not kept (parsers below may accept some others)
+                 .with_columns(pl.when(sure.fill_null(False)).then(None).otherwise("line")
+                               .alias("line")), bar)
     ok = f["shape"]
     fixed: list[pl.Series] = []
     for i, (kind, role) in enumerate(zip(kinds, roles)):
@@ -499,7 +520,10 @@ def frame_from_lines(lines: pl.Series, numbers: pl.Series, source: str,
     """
     rows = pl.DataFrame({"line": lines, "_line": numbers.cast(pl.Int64)})
     first = _first_object(lines.head(16)) if rows.height >= FAST_MIN_ROWS else None
-    return _frame(rows.lazy(), first, source, columns, unterminated, plan)
+    if rows.height < BAR_MIN_LINES:
+        return _frame(rows.lazy(), first, source, columns, unterminated, plan)
+    with progress(rows.height, f"reading {os.path.basename(source)}", unit="line") as bar:
+        return _frame(rows.lazy(), first, source, columns, unterminated, plan, bar)
 
 
 def _max_line(rows: pl.DataFrame) -> int:
@@ -507,11 +531,11 @@ def _max_line(rows: pl.DataFrame) -> int:
 
 
 def _frame(rows: pl.LazyFrame, first: tuple[str, Any] | None, source: str,
-           columns: Mapping[str, str], unterminated: bool, plan: _Plan | None = None
-           ) -> pl.DataFrame:
+           columns: Mapping[str, str], unterminated: bool, plan: _Plan | None = None,
+           bar: Any = None) -> pl.DataFrame:
     """:func:`frame_from_lines` of lazy ``rows`` (columns ``line``, ``_line`` Int64), read
     with ``first`` (the first line and its value) as the first layout tried, or line by line
-    when it is ``None``."""
+    when it is ``None``. ``bar``: a progress bar the first layout pass advances."""
     parts: list[pl.DataFrame] = []
     rest: pl.DataFrame | None = None  # lines left, stripped and without blank ones
     last_no = 0
@@ -526,7 +550,8 @@ def _frame(rows: pl.LazyFrame, first: tuple[str, Any] | None, source: str,
         if not plan.accepts(value):
             break
         spaced = text.startswith("{" + orjson.dumps(next(iter(value))).decode() + ": ")
-        frame, others = _layout_pass(rows if rest is None else rest.lazy(), value, spaced, plan)
+        frame, others = _layout_pass(rows if rest is None else rest.lazy(), value, spaced, plan,
+                                     bar if rest is None else None)
         if rest is None and unterminated:
             last_no = max(_max_line(frame), _max_line(others))
         if frame.height:
@@ -534,6 +559,8 @@ def _frame(rows: pl.LazyFrame, first: tuple[str, Any] | None, source: str,
         rest = tidy_lines(others)
         if frame.height < max(1, rest.height // 20):
             break
+    if bar is not None:
+        bar.close()  # the lines left (few, or a file of no layout) have a bar of their own
     if rest is None:
         everything = rows.collect()
         last_no = _max_line(everything) if unterminated else 0
@@ -617,8 +644,11 @@ def _read_frame(path: PathLike, source: str, columns: Mapping[str, str]) -> pl.D
     try:
         if not gzipped and scan is not None and size >= 32 * FAST_MIN_ROWS:
             rows = scan(path, row_index_name="_line", row_index_offset=1, glob=False)
-            return _frame(rows.with_columns(pl.col("_line").cast(pl.Int64)),
-                          _first_object(head), source, columns, unterminated)
+            # the bar's total: the lines the file holds if they are as long as its first ones
+            expected = size * len(head) // max(1, sum(map(_nbytes, head)))
+            with progress(expected, f"reading {os.path.basename(path)}", unit="line") as bar:
+                return _frame(rows.with_columns(pl.col("_line").cast(pl.Int64)),
+                              _first_object(head), source, columns, unterminated, bar=bar)
         if not gzipped and read is not None:
             lines = read(path, glob=False).to_series()
             numbers = pl.int_range(1, len(lines) + 1, dtype=pl.Int64, eager=True)
