@@ -805,3 +805,7 @@ def test_a_progress_bar_follows_the_lines_and_changes_nothing(tmp_path, monkeypa
     bad = write(tmp_path, text + '{"stream":"s","type":"T","data":{"i":1,}}\n', "bad.jsonl")
     with pytest.raises(LogFormatError, match=r"line 6001 of .*bad\.jsonl"):
         read_jsonl(bad)
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(text.encode() + b'{"stream":"s","type":"T","data":{"i":"\xe9"}}\n')
+    with pytest.raises(LogFormatError, match=r"line 6001 of .*latin\.jsonl.*not UTF-8"):
+        read_jsonl(latin)
