@@ -32,9 +32,6 @@ class _Null:
     def set_postfix_str(self, s: str) -> None:
         pass
 
-    def refresh(self) -> None:
-        pass
-
     def close(self) -> None:
         pass
 

@@ -809,3 +809,16 @@ def test_a_progress_bar_follows_the_lines_and_changes_nothing(tmp_path, monkeypa
     latin.write_bytes(text.encode() + b'{"stream":"s","type":"T","data":{"i":"\xe9"}}\n')
     with pytest.raises(LogFormatError, match=r"line 6001 of .*latin\.jsonl.*not UTF-8"):
         read_jsonl(latin)
+
+
+def test_a_quick_read_shows_no_bar(tmp_path, monkeypatch, capsys):
+    """Bars appear only once a read has lasted a second: a quick one, with progress on,
+    prints nothing (finishing the pass must not draw the bar)."""
+    import estime._progress
+
+    monkeypatch.setattr(estime._progress, "_enabled", lambda: True)
+    p = write(tmp_path, lines(*({"stream": "s", "type": "T", "data": {"i": i}}
+                                for i in range(3000))))
+    assert p.stat().st_size >= 32 * jsonl_mod.FAST_MIN_ROWS  # polars' line scanner
+    assert len(read_jsonl(p)) == 3000
+    assert capsys.readouterr().err == ""

@@ -310,8 +310,8 @@ def _collect(query: pl.LazyFrame, bar: Any = None) -> pl.DataFrame:
         if bar.n + batch.height > bar.total:
             bar.total = bar.n + batch.height
         bar.update(batch.height)
-    bar.total = bar.n  # done: the estimate gives way to the count
-    bar.refresh()
+    bar.total = bar.n  # done: the estimate gives way to the count (not redrawn: a bar is
+    # shown only once the read has lasted a second, and a redraw would show it at once)
     return pl.concat(parts, rechunk=False) if len(parts) != 1 else parts[0]
 
 
