@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["progress"]
+__all__ = ["progress", "steps"]
 
 
 def _enabled() -> bool:
@@ -29,7 +31,7 @@ class _Null:
     def update(self, n: int = 1) -> None:
         pass
 
-    def set_postfix_str(self, s: str) -> None:
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
         pass
 
     def close(self) -> None:
@@ -48,5 +50,24 @@ def progress(total: int | None, desc: str, unit: str = "event", **kwargs: Any) -
         return _Null()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, delay=1.0, leave=False,
-                **kwargs)
+    kwargs.setdefault("unit_scale", True)
+    return tqdm(total=total, desc=desc, unit=unit, delay=1.0, leave=False, **kwargs)
+
+
+@contextmanager
+def steps(desc: str, count: int) -> Iterator[Callable[[str], None]]:
+    """A bar over ``count`` steps of one piece of work that cannot report from inside (one
+    polars call each), named as each starts: ``step("checking payloads")``. Shown, like
+    every bar, only once the work has lasted a second."""
+    with progress(count, desc, unit="step", unit_scale=False) as bar:
+        started = False
+
+        def step(name: str) -> None:
+            nonlocal started
+            if started:
+                bar.update(1)
+            started = True
+            bar.set_postfix_str(name, refresh=False)  # a refresh would show the bar at once
+
+        yield step
+        bar.update(1)

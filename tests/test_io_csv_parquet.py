@@ -293,3 +293,65 @@ def test_large_files_name_the_bad_row(tmp_path, kind, column, bad, message):
     where = "line 2502" if kind == "csv" else "row 2501"
     with pytest.raises(LogFormatError, match=rf"{where} of .*{message}"):
         (read_csv if kind == "csv" else read_parquet)(_large(tmp_path, kind, data, meta))
+
+
+def _shown_bars(monkeypatch) -> list:
+    """Bars of :func:`estime._progress.steps` shown at once (to a buffer) and kept."""
+    import io
+
+    from tqdm import tqdm
+
+    import estime._progress
+
+    bars: list = []
+
+    def progress(total, desc, unit="event", **kwargs):
+        bars.append(tqdm(total=total, desc=desc, unit=unit, file=io.StringIO(), delay=0))
+        return bars[-1]
+
+    monkeypatch.setattr(estime._progress, "progress", progress)
+    return bars
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "parquet structs"])
+def test_readers_step_a_bar_through_their_work(tmp_path, monkeypatch, kind):
+    """read_csv and read_parquet advance a bar by step (parse, payloads, the log's checks),
+    ending at the last, and read the same log as without it; a failing read stops it."""
+    log = sample_log()
+    if kind == "csv":
+        p = tmp_path / "log.csv"
+        log.frame.write_csv(p)
+        read = read_csv
+    else:
+        p = tmp_path / "log.parquet"
+        frame = log.frame
+        if kind == "parquet structs":  # a foreign file: the payload a struct column
+            frame = pl.DataFrame({"stream": ["a", "b"], "type": ["T", "T"],
+                                  "data": [{"n": 1, "s": "x"}, {"n": 2, "s": None}]})
+        frame.write_parquet(p)
+        read = read_parquet
+    plain = read(p)
+    bars = _shown_bars(monkeypatch)
+    assert read(p) == plain
+    assert len(bars) == 1 and bars[0].desc == f"reading {p.name}"
+    assert bars[0].n == bars[0].total == 3
+    assert "checking the log" in bars[0].postfix
+    bad = tmp_path / f"bad.{p.suffix[1:]}"
+    bad.write_bytes(b"stream,type\n" if kind == "csv" else b"PAR1 not really")
+    if kind == "csv":
+        bad.write_text('stream,type,data\ns,T,"{""a"":}"\n')
+    with pytest.raises(LogFormatError):
+        read(bad)
+    assert bars[-1].n < 3
+
+
+def test_a_quick_csv_read_shows_no_bar(tmp_path, monkeypatch, capsys):
+    """With progress on, a read under a second prints nothing: naming a step does not
+    draw the bar."""
+    import estime._progress
+
+    monkeypatch.setattr(estime._progress, "_enabled", lambda: True)
+    p = tmp_path / "log.csv"
+    sample_log().frame.write_csv(p)
+    assert read_csv(p) == read_csv(p)
+    assert capsys.readouterr().err == ""

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv as _csv
 import io
+import os
 from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
 
 from estime._normalize import Duplicates
+from estime._progress import steps
 from estime.errors import LogFormatError
 from estime.io.jsonl import (
     _RESERVED,
@@ -106,26 +108,31 @@ def read_csv(path: PathLike, *, duplicates: Duplicates = "error", separator: str
     50
     """
     source = str(path)
-    raw = read_bytes(path)
-    check_utf8(raw, source)
-    if not raw.strip():
-        raise LogFormatError(f"{source} is empty; a CSV event log needs a header row")
-    try:
-        df = pl.read_csv(raw, separator=separator, infer_schema=False)
-    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        where = _bad_row_line(raw.decode(), separator)
-        raise LogFormatError(
-            f"{source}: not a readable CSV file ({where or str(exc).splitlines()[0]}). "
-            "Check the separator and quoting."
-        ) from None
-    df = df.rename({c: f"{c}_source" for c in _RESERVED if c in df.columns})
-    text = {columns.get(c, c) for c in _TEXT}
-    df = df.with_columns(_infer(df[c]) for c in df.columns if c not in text)
-    lines, blank = _line_numbers(df, raw)
-    df = df.with_columns(lines).filter(~blank)
-    lines = df["_line"]
-    df = df.with_columns(checked_payloads(df, columns, lambda i: f"line {lines[i]} of {source}"))
-    return log_from_raw(df, source, _as_dict(columns), duplicates)
+    with steps(f"reading {os.path.basename(source)}", 3) as step:
+        step("parsing")
+        raw = read_bytes(path)
+        check_utf8(raw, source)
+        if not raw.strip():
+            raise LogFormatError(f"{source} is empty; a CSV event log needs a header row")
+        try:
+            df = pl.read_csv(raw, separator=separator, infer_schema=False)
+        except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+            where = _bad_row_line(raw.decode(), separator)
+            raise LogFormatError(
+                f"{source}: not a readable CSV file ({where or str(exc).splitlines()[0]}). "
+                "Check the separator and quoting."
+            ) from None
+        df = df.rename({c: f"{c}_source" for c in _RESERVED if c in df.columns})
+        text = {columns.get(c, c) for c in _TEXT}
+        df = df.with_columns(_infer(df[c]) for c in df.columns if c not in text)
+        lines, blank = _line_numbers(df, raw)
+        df = df.with_columns(lines).filter(~blank)
+        lines = df["_line"]
+        step("checking payloads")
+        df = df.with_columns(checked_payloads(df, columns,
+                                              lambda i: f"line {lines[i]} of {source}"))
+        step("checking the log")
+        return log_from_raw(df, source, _as_dict(columns), duplicates)
 
 
 def _as_dict(columns: Mapping[str, str]) -> dict[str, str]:
